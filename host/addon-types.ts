@@ -1,0 +1,142 @@
+// The JavaScript face of the native addon (host/native/, built by node-gyp into
+// build/Release/childwatch.node). This file is the contract between the C code and the
+// TypeScript that uses it; `host/addon.ts` loads the addon and is typed by it. Only code under
+// host/ touches the addon.
+//
+// Conventions: nothing here throws for an OS failure; calls return a negative errno instead
+// (a JS throw costs ~8 us, a return ~0.5 us). Argument type errors are programming errors and do
+// throw (TypeError). Every handle is unref'd on creation: the library never keeps the process
+// alive by itself (a running SelectorEventLoop does).
+
+/** A libuv handle owned by the addon. `close()` is idempotent; after it, nothing more is called. */
+export interface NativeHandle {
+  close(): void;
+  ref(): void;
+  unref(): void;
+}
+
+/** How one of the child's standard fds is set up by `spawn`. */
+export type NativeStdio =
+  | 'pipe'      // a new pipe (pipe2(O_CLOEXEC)); the parent's end is returned
+  | 'inherit'   // the parent's own fd 0/1/2
+  | 'null'      // /dev/null
+  | 'stdout'    // (stderr only) the same as the child's stdout
+  | number;     // dup2 of this open parent fd
+
+export interface NativeSpawnOptions {
+  /** Absolute path of the executable (resolved by the caller against the child's PATH). */
+  file: string;
+  /** argv including argv[0]. */
+  argv: string[];
+  /** The full environment, as "KEY=value" strings. */
+  envp: string[];
+  /** Working directory for the child, or null to inherit. */
+  cwd: string | null;
+  stdin: NativeStdio;
+  stdout: NativeStdio;
+  stderr: NativeStdio;
+  /** setsid() in the child. */
+  setsid: boolean;
+  /** setpgid(0, pgid) in the child when >= 0 (0: a new group led by the child). -1: none. */
+  pgid: number;
+  /** Also open a pidfd for the child before returning (Linux >= 5.3; -1 where unsupported). */
+  wantPidfd: boolean;
+}
+
+export interface NativeSpawnOk {
+  pid: number;
+  /** A pidfd for the child (O_CLOEXEC), or -1. */
+  pidfd: number;
+  /** Parent ends of the pipes (O_CLOEXEC), or -1 where not 'pipe'. */
+  stdin: number;
+  stdout: number;
+  stderr: number;
+}
+
+export interface NativeSpawnFailure {
+  /** Positive errno. */
+  errno: number;
+  /** 'ENOENT', 'EACCES', ... (uv_err_name / strerrorname_np). */
+  code: string;
+  /** The syscall that failed: 'posix_spawn', 'chdir', 'pipe2', 'open', 'pidfd_open'... */
+  syscall: string;
+}
+
+/** Out-array layout for wait results: one record is 5 doubles. */
+export const WAIT_RECORD = 5; // [pid, status, userMicros, systemMicros, maxRssKiB]
+
+export interface NativeAddon {
+  /**
+   * posix_spawn the child (vfork semantics, closefrom(3), empty signal mask, default signal
+   * dispositions). On failure nothing is left behind (no child, fd or handle).
+   * Throws TypeError if an argument or env string holds a NUL byte.
+   */
+  spawn(options: NativeSpawnOptions): NativeSpawnOk | NativeSpawnFailure;
+
+  /**
+   * wait4(pid, WNOHANG) with rusage, EINTR retried. Returns the reaped pid (> 0; out[0..4] filled
+   * as one WAIT_RECORD), 0 if the child is still running, or -errno (-ECHILD).
+   */
+  waitPid(pid: number, out: Float64Array): number;
+  /**
+   * wait4(-1, WNOHANG) in a loop in C: fills up to `max` WAIT_RECORDs into `out` and returns how
+   * many. When it returns 0, `waitAnyState()` tells why: 0 children still running, -ECHILD none.
+   */
+  waitAny(out: Float64Array, max: number): number;
+  /** After a `waitAny` that returned fewer than `max`: 0 (children running) or -errno (-ECHILD). */
+  waitAnyState(): number;
+  /**
+   * waitid(P_PIDFD, fd, WEXITED|WNOHANG) through the raw syscall (with rusage). Same returns as
+   * waitPid. -ENOSYS where unsupported.
+   */
+  waitPidfd(pidfd: number, out: Float64Array): number;
+
+  /** pidfd_open(pid, 0) with O_CLOEXEC semantics: fd >= 0 or -errno (-ENOSYS off Linux). */
+  pidfdOpen(pid: number): number;
+  /** pidfd_send_signal(fd, sig, NULL, 0): 0 or -errno. */
+  pidfdSendSignal(pidfd: number, sig: number): number;
+  /** kill(pid, sig): 0 or -errno. pid must be > 0 (RangeError otherwise), or a negative pgid via killGroup. */
+  kill(pid: number, sig: number): number;
+  /** killpg(pgid, sig): 0 or -errno. pgid must be > 0. */
+  killGroup(pgid: number, sig: number): number;
+  /** close(fd): 0 or -errno. */
+  close(fd: number): number;
+
+  /**
+   * Watch `fd` for readability with a uv_poll_t. `callback()` runs on this thread (through
+   * napi_make_callback). With `oneShot`, the poll is stopped before the callback (pidfds are
+   * level-triggered); call `restart()` to be told again. With `ownsFd`, `close()` closes the poll
+   * and then the fd. Returns -errno if uv_poll_init fails (e.g. EPERM for a regular file).
+   */
+  pollFd(fd: number, oneShot: boolean, ownsFd: boolean, callback: () => void): NativePoll | number;
+
+  /** Subscribe to a signal with a uv_signal_t (works in Workers). Never sigaction/signalfd. */
+  signalSubscribe(signum: number, callback: (signum: number) => void): NativeHandle | number;
+
+  /**
+   * Start a detached waiter thread (64 KiB stack, all signals blocked) that blocks in wait4(pid, 0)
+   * and then calls `callback(pid, result, status, userMicros, systemMicros, maxRssKiB)` on this
+   * thread, where result is the reaped pid or -errno. Returns 0 or -errno (-EAGAIN).
+   * Threads never keep the process alive.
+   */
+  startWaiter(pid: number, callback: (pid: number, result: number, status: number,
+    userMicros: number, systemMicros: number, maxRssKiB: number) => void): number;
+  /** Number of waiter threads still blocked (diagnostics, tests). */
+  waiterCount(): number;
+
+  /** prctl(PR_SET_CHILD_SUBREAPER, on): 0 or -errno. */
+  setSubreaper(on: boolean): number;
+  /** prctl(PR_GET_CHILD_SUBREAPER): 0/1 or -errno. */
+  getSubreaper(): number;
+
+  /** errno name for a positive errno ('ENOENT'). */
+  errname(errno: number): string;
+  /** The test-only fault-injection spec read from CHILDWATCH_FAULTS at load, or ''. */
+  faults(): string;
+}
+
+export interface NativePoll extends NativeHandle {
+  /** Start again after a one-shot callback (or after stop). 0 or -errno. */
+  restart(): number;
+  stop(): void;
+}

@@ -1,0 +1,2 @@
+// Placeholder: the core build is written in the "Foundation" issue.
+console.log('build-core: no core yet');
