@@ -1,0 +1,58 @@
+// MultiLoopChildWatcher.
+//
+// Contract: the first `attach-loop`, whatever its argument, subscribes to the process-wide
+// SIGCHLD (`subscribe-sigchld(watcher, 0)`) and makes the watcher active; later calls do nothing.
+// On each (coalesced) SIGCHLD every registered pid is checked with a non-blocking `wait-pid`;
+// exits are queued for the loop that registered the pid. `add-child` checks the pid at once (it
+// may already be a zombie). `remove-child` suppresses the event; the pid stays in the table with
+// no token so the sweep still reaps it. `close` clears the registrations and unsubscribes; the
+// watcher is inactive until the next `attach-loop`.
+//
+// Cost per exit: O(n) per SIGCHLD, n = registered pids. Interferes with: other process-wide
+// SIGCHLD handlers (it owns the process subscription); it never waits on pids it does not own.
+
+import { Watcher, K_MULTI_LOOP, reserveEvents } from "../base";
+import { Report, report, subscribeSigchld, unsubscribeSigchld } from "../host";
+
+export class MultiLoopWatcher extends Watcher {
+  active: bool = false;
+
+  constructor(id: u32) { super(id, K_MULTI_LOOP); }
+
+  addChild(pid: i32, token: u32, loop: u32): i32 {
+    reserveEvents(1);
+    this.register(pid, token, loop);
+    // Check at once: the child may have exited before it was registered.
+    this.pollOne(pid);
+    return 0;
+  }
+
+  attachLoop(loop: u32): void {
+    if (this.active) return;
+    const rc = subscribeSigchld(this.id, 0);
+    if (rc < 0) {
+      report(Report.HostError, this.id, 0, -rc);
+      return;
+    }
+    this.active = true;
+  }
+
+  attachedLoop(): u32 { return 0; }
+
+  isActive(): bool { return this.active; }
+
+  close(): void {
+    this.clearAll();
+    this.release();
+  }
+
+  onSigchld(): void {
+    if (this.active) this.sweep();
+  }
+
+  release(): void {
+    if (!this.active) return;
+    unsubscribeSigchld(this.id);
+    this.active = false;
+  }
+}

@@ -1,0 +1,8 @@
+export const HOST: string;
+export const WATCHER: string;
+export const WORLD: string;
+export function checkCoreNames(bytes: Uint8Array, opts?: { wasi?: boolean }): void;
+export function makeComponent(
+  bytes: Uint8Array, witPath: string, opts?: { wasi?: boolean },
+): Promise<[Uint8Array, Uint8Array]>;
+export function worldOf(component: Uint8Array): Promise<string>;
