@@ -45,7 +45,8 @@ export interface NativeSpawnOptions {
 
 export interface NativeSpawnOk {
   pid: number;
-  /** A pidfd for the child (O_CLOEXEC), or -1. */
+  /** A pidfd for the child (O_CLOEXEC), or -1 (unsupported, or pidfd_open failed: the child
+   *  still runs; `pidfdOpen(pid)` tells why). */
   pidfd: number;
   /** Parent ends of the pipes (O_CLOEXEC), or -1 where not 'pipe'. */
   stdin: number;
@@ -106,7 +107,8 @@ export interface NativeAddon {
    * Watch `fd` for readability with a uv_poll_t. `callback()` runs on this thread (through
    * napi_make_callback). With `oneShot`, the poll is stopped before the callback (pidfds are
    * level-triggered); call `restart()` to be told again. With `ownsFd`, `close()` closes the poll
-   * and then the fd. Returns -errno if uv_poll_init fails (e.g. EPERM for a regular file).
+   * and then the fd. Returns -errno if uv_poll_init fails (e.g. EPERM for a regular file); the
+   * fd is then NOT closed, even with `ownsFd` (ownership passes only with a returned handle).
    */
   pollFd(fd: number, oneShot: boolean, ownsFd: boolean, callback: () => void): NativePoll | number;
 

@@ -1,0 +1,289 @@
+// NodeHost: the core's WIT `host` imports, implemented on Node with the native addon.
+//
+// Contract (wit/childwatch.wit, interface host):
+// - Never throws into the core: every import catches and returns -errno (or ignores, for the
+//   void ones). A throw out of an import would trap the wasm instance.
+// - Entries into the core (SIGCHLD, pidfd readable, waiter done) come from libuv callbacks on
+//   this thread; after each one `afterEvent()` runs, where the watcher layer drains the exits
+//   the core queued (reap first, dispatch after).
+// - SIGCHLD for loop 0 (MultiLoop) is one process-wide uv_signal subscription shared by every
+//   watcher that asked for it; signals coalesce, so the core reaps until the kernel says none.
+//   For a loop id (Safe, Fast) delivery goes through the loop's own signal handler, supplied
+//   by the watcher layer as `viaLoop`, so it happens only while that loop runs.
+// - wait-any: one native call reaps a batch (wait4(-1, WNOHANG) in a loop in C); the batch is
+//   handed out one record per `waitAny` call. Reaped children are never lost: a batch is only
+//   refilled once it is empty.
+import { constants as osConstants } from 'node:os';
+import { addon as defaultAddon } from './addon.js';
+import { WAIT_RECORD, type NativeAddon, type NativeHandle, type NativePoll } from './addon-types.js';
+import {
+  newWaitRecord, type CoreExports, type HostImports, type ReportCode, type WaitRecord,
+} from '../ts-bindings/core/types.js';
+
+const SIGCHLD = osConstants.signals.SIGCHLD;
+const EINVAL = 22;
+const EALREADY = 114;
+const BATCH = 64;
+
+export interface NodeHostHooks {
+  /**
+   * Subscribe `watcher` to SIGCHLD through loop `loopId`'s signal handler; `deliver` enters the
+   * core. Returns 0 or -errno. Called by `subscribeSigchld(watcher, loopId)` for loopId != 0.
+   */
+  viaLoop(loopId: number, watcher: number, deliver: () => void): number;
+  /** Undo `viaLoop` for this watcher. */
+  unviaLoop(watcher: number): void;
+  /** A warning or debug event from the core (see ReportCode). */
+  onReport(code: ReportCode, watcher: number, pid: number, value: number): void;
+  /** Runs after every entry into the core from a host event: drain the exits there. */
+  afterEvent(): void;
+  /** The addon to use (tests); defaults to this thread's. */
+  addon?: NativeAddon;
+}
+
+interface PidfdWatch {
+  poll: NativePoll;
+  watcher: number;
+  pid: number;
+}
+
+function errnoOf(err: unknown): number {
+  const n = (err as { errno?: unknown } | null)?.errno;
+  return typeof n === 'number' && n > 0 ? n : EINVAL;
+}
+
+export class NodeHost implements HostImports {
+  private core: CoreExports | null = null;
+  private readonly addon: NativeAddon;
+  private readonly hooks: NodeHostHooks;
+  private readonly one = new Float64Array(WAIT_RECORD);
+  private readonly batch = new Float64Array(WAIT_RECORD * BATCH);
+  private batchLen = 0;
+  private batchPos = 0;
+  /** waitAnyState after a short batch, returned once when the batch is used up; 1: none. */
+  private batchEnd = 1;
+  /** Open pidfd watches by fd (the poll owns the fd). */
+  private readonly pidfds = new Map<number, PidfdWatch>();
+  /** Watchers on the process-wide SIGCHLD subscription (loop 0), in subscription order. */
+  private readonly sigchldWatchers = new Set<number>();
+  private sigchld: NativeHandle | null = null;
+  /** Watchers subscribed through a loop (`viaLoop`). */
+  private readonly loopWatchers = new Set<number>();
+  private readonly rec: WaitRecord = newWaitRecord();
+  private closed = false;
+
+  constructor(hooks: NodeHostHooks) {
+    this.hooks = hooks;
+    this.addon = hooks.addon ?? defaultAddon;
+  }
+
+  /** Give the host its core (after `loadCore(host)`): events are ignored until then. */
+  bind(core: CoreExports): void {
+    this.core = core;
+  }
+
+  // -- wait -----------------------------------------------------------------------------------
+
+  waitPid(pid: number, out: WaitRecord): number {
+    try {
+      const r = this.addon.waitPid(pid, this.one);
+      if (r > 0) NodeHost.fill(out, this.one, 0);
+      return r;
+    } catch (err) {
+      return -errnoOf(err);
+    }
+  }
+
+  waitAny(out: WaitRecord): number {
+    try {
+      if (this.batchPos >= this.batchLen) {
+        if (this.batchEnd !== 1) {
+          // The last native call stopped short of a full batch and said why: hand that out
+          // once, so a drain costs one crossing, then ask the kernel again next time.
+          const state = this.batchEnd;
+          this.batchEnd = 1;
+          return state;
+        }
+        const n = this.addon.waitAny(this.batch, BATCH);
+        this.batchLen = n;
+        this.batchPos = 0;
+        if (n === 0) return this.addon.waitAnyState();
+        this.batchEnd = n < BATCH ? this.addon.waitAnyState() : 1;
+      }
+      const at = this.batchPos * WAIT_RECORD;
+      this.batchPos++;
+      NodeHost.fill(out, this.batch, at);
+      return this.batch[at]!;
+    } catch (err) {
+      return -errnoOf(err);
+    }
+  }
+
+  private static fill(out: WaitRecord, src: Float64Array, at: number): void {
+    out.status = src[at + 1]!;
+    out.userMicros = src[at + 2]!;
+    out.systemMicros = src[at + 3]!;
+    out.maxRssKiB = src[at + 4]!;
+  }
+
+  // -- pidfds ---------------------------------------------------------------------------------
+
+  pidfdOpen(pid: number): number {
+    try {
+      return this.addon.pidfdOpen(pid);
+    } catch (err) {
+      return -errnoOf(err);
+    }
+  }
+
+  watchPidfd(watcher: number, pid: number, fd: number): number {
+    if (this.closed) return -EALREADY;
+    try {
+      const existing = this.pidfds.get(fd);
+      if (existing !== undefined) {
+        // Asked again for the same fd: one more notification (the poll is one-shot).
+        existing.watcher = watcher;
+        existing.pid = pid;
+        return existing.poll.restart();
+      }
+      const watch: PidfdWatch = { poll: null as unknown as NativePoll, watcher, pid };
+      const poll = this.addon.pollFd(fd, true, true, () => this.onPidfdReadable(fd, watch));
+      if (typeof poll === 'number') return poll < 0 ? poll : -EINVAL;
+      watch.poll = poll;
+      this.pidfds.set(fd, watch);
+      return 0;
+    } catch (err) {
+      return -errnoOf(err);
+    }
+  }
+
+  private onPidfdReadable(fd: number, watch: PidfdWatch): void {
+    if (this.pidfds.get(fd) !== watch) return; // closed meanwhile
+    this.enter((core) => core.onPidfdReady(watch.watcher, watch.pid));
+  }
+
+  pidfdClose(fd: number): void {
+    try {
+      const watch = this.pidfds.get(fd);
+      if (watch !== undefined) {
+        this.pidfds.delete(fd);
+        watch.poll.close(); // closes the poll, then the fd it owns
+      } else {
+        this.addon.close(fd);
+      }
+    } catch {
+      // nothing to report: the fd is not ours any more either way
+    }
+  }
+
+  // -- SIGCHLD --------------------------------------------------------------------------------
+
+  subscribeSigchld(watcher: number, loop: number): number {
+    if (this.closed) return -EALREADY;
+    try {
+      this.unsubscribeSigchld(watcher);
+      if (loop !== 0) {
+        const rc = this.hooks.viaLoop(loop, watcher, () => this.enter((core) => core.onSigchld(watcher)));
+        if (rc === 0) this.loopWatchers.add(watcher);
+        return rc | 0;
+      }
+      if (this.sigchld === null) {
+        const handle = this.addon.signalSubscribe(SIGCHLD, () => this.onSigchld());
+        if (typeof handle === 'number') return handle < 0 ? handle : -EINVAL;
+        this.sigchld = handle;
+      }
+      this.sigchldWatchers.add(watcher);
+      return 0;
+    } catch (err) {
+      return -errnoOf(err);
+    }
+  }
+
+  unsubscribeSigchld(watcher: number): void {
+    try {
+      if (this.sigchldWatchers.delete(watcher) && this.sigchldWatchers.size === 0) {
+        this.sigchld?.close();
+        this.sigchld = null;
+      }
+      if (this.loopWatchers.delete(watcher)) this.hooks.unviaLoop(watcher);
+    } catch {
+      // idempotent and silent by contract
+    }
+  }
+
+  /** One (coalesced) SIGCHLD: every subscribed watcher hears about it, then one drain. */
+  private onSigchld(): void {
+    const core = this.core;
+    if (core === null || this.sigchldWatchers.size === 0) return;
+    try {
+      for (const watcher of [...this.sigchldWatchers]) {
+        if (this.sigchldWatchers.has(watcher)) core.onSigchld(watcher);
+      }
+    } finally {
+      this.hooks.afterEvent();
+    }
+  }
+
+  // -- waiter threads -------------------------------------------------------------------------
+
+  startWaiter(watcher: number, pid: number): number {
+    if (this.closed) return -EALREADY;
+    try {
+      return this.addon.startWaiter(pid, (p, result, status, userMicros, systemMicros, maxRssKiB) => {
+        const rec = this.rec;
+        rec.status = status;
+        rec.userMicros = userMicros;
+        rec.systemMicros = systemMicros;
+        rec.maxRssKiB = maxRssKiB;
+        this.enter((core) => core.onWaiterDone(watcher, p, result, rec));
+      });
+    } catch (err) {
+      return -errnoOf(err);
+    }
+  }
+
+  // -- reports --------------------------------------------------------------------------------
+
+  report(code: ReportCode, watcher: number, pid: number, value: number): void {
+    try {
+      this.hooks.onReport(code, watcher, pid, value);
+    } catch {
+      // a failing logger must not trap the core
+    }
+  }
+
+  // -- housekeeping ---------------------------------------------------------------------------
+
+  /** Enter the core from a host event, then let the watcher layer drain. */
+  private enter(fn: (core: CoreExports) => void): void {
+    const core = this.core;
+    if (core === null) return;
+    try {
+      fn(core);
+    } finally {
+      this.hooks.afterEvent();
+    }
+  }
+
+  /** Open pidfd watches (diagnostics, tests). */
+  get watchedPidfds(): number {
+    return this.pidfds.size;
+  }
+
+  /** Whether the process-wide SIGCHLD subscription is open (diagnostics, tests). */
+  get sigchldSubscribed(): boolean {
+    return this.sigchld !== null;
+  }
+
+  /**
+   * Release everything: pidfd watches (and their fds), the SIGCHLD subscription, loop
+   * subscriptions. Waiter threads cannot be stopped; their results are dropped. Idempotent.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const fd of [...this.pidfds.keys()]) this.pidfdClose(fd);
+    for (const watcher of [...this.sigchldWatchers, ...this.loopWatchers]) this.unsubscribeSigchld(watcher);
+    this.core = null;
+  }
+}

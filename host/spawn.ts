@@ -1,0 +1,134 @@
+// The spawn request as the subprocess layer makes it, turned into the addon's posix_spawn call.
+//
+// - The executable is resolved here against the *child's* PATH (posix_spawnp would search the
+//   parent's), and the addon gets a path: a program with a slash is used as is (relative to the
+//   child's cwd, as exec after chdir does), a bare name is searched in each PATH entry.
+// - Strings that reach the kernel must not hold NUL bytes: a TypeError before anything happens.
+// - Failures are returned, not thrown: the caller builds its SpawnError from them (code, errno,
+//   syscall, path as given, spawnargs).
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { addon } from './addon.js';
+import type { NativeSpawnFailure, NativeSpawnOk, NativeStdio } from './addon-types.js';
+
+export interface SpawnRequest {
+  /** The program as the user gave it: a bare name (searched in the child's PATH) or a path. */
+  program: string;
+  /** The arguments after argv[0]. */
+  args: readonly string[];
+  /** argv[0]; defaults to `program`. */
+  argv0?: string;
+  /** The child's full environment; entries whose value is undefined are left out. */
+  env: Readonly<Record<string, string | undefined>>;
+  /** The child's working directory, or null to inherit ours. */
+  cwd: string | null;
+  stdin: NativeStdio;
+  stdout: NativeStdio;
+  stderr: NativeStdio;
+  setsid: boolean;
+  /** setpgid(0, pgid) in the child when >= 0 (0: a new group led by the child); -1 none. */
+  pgid: number;
+  wantPidfd: boolean;
+}
+
+export interface SpawnSuccess extends NativeSpawnOk {
+  /** The path that was executed. */
+  file: string;
+}
+
+export interface SpawnFailure extends NativeSpawnFailure {
+  /** The program as given. */
+  path: string;
+  /** The arguments after argv[0], as given. */
+  spawnargs: string[];
+}
+
+export type SpawnResult = SpawnSuccess | SpawnFailure;
+
+/** What exec does without PATH in the environment (glibc's and CPython's os.defpath). */
+export const DEFAULT_PATH = '/bin:/usr/bin';
+
+function nulError(name: string, value: string): TypeError {
+  const err = new TypeError(
+    `The argument '${name}' must be a string without null bytes. Received ${JSON.stringify(value)}`);
+  (err as TypeError & { code: string }).code = 'ERR_INVALID_ARG_VALUE';
+  return err;
+}
+
+function cstring(value: unknown, name: string): string {
+  if (typeof value !== 'string') {
+    const err = new TypeError(`The "${name}" argument must be of type string. Received ${typeof value}`);
+    (err as TypeError & { code: string }).code = 'ERR_INVALID_ARG_TYPE';
+    throw err;
+  }
+  if (value.includes('\0')) throw nulError(name, value);
+  return value;
+}
+
+function isExecutableFile(path: string): 0 | 'missing' | 'noexec' {
+  try {
+    if (!statSync(path).isFile()) return 'missing';
+  } catch {
+    return 'missing';
+  }
+  try {
+    accessSync(path, fsConstants.X_OK);
+    return 0;
+  } catch {
+    return 'noexec';
+  }
+}
+
+/**
+ * The path to execute for `program`, execvp-style but against the child's PATH: a name with a
+ * slash as is; otherwise the first PATH entry (an empty entry is the current directory; relative
+ * entries are relative to the child's cwd) holding an executable regular file. If only
+ * non-executable candidates exist, the first of them (exec then fails with EACCES, as execvp
+ * reports); null if there is none (ENOENT).
+ */
+export function resolveExecutable(program: string, envPATH: string | undefined,
+  cwd: string | null): string | null {
+  if (program.includes('/')) return program;
+  if (program === '') return null;
+  const base = cwd === null ? process.cwd() : resolve(cwd);
+  let denied: string | null = null;
+  for (const entry of (envPATH ?? DEFAULT_PATH).split(':')) {
+    const dir = entry === '' ? base : isAbsolute(entry) ? entry : resolve(base, entry);
+    const candidate = join(dir, program);
+    const state = isExecutableFile(candidate);
+    if (state === 0) return candidate;
+    if (state === 'noexec' && denied === null) denied = candidate;
+  }
+  return denied;
+}
+
+/**
+ * Spawn through the addon. Throws TypeError for a NUL byte (or a non-string) in the program,
+ * argv, env or cwd; returns a SpawnFailure for anything the OS refused, with nothing left behind.
+ */
+export function spawnNative(req: SpawnRequest): SpawnResult {
+  const program = cstring(req.program, 'program');
+  const args = req.args.map((a, i) => cstring(a, `args[${i}]`));
+  const argv0 = req.argv0 === undefined ? program : cstring(req.argv0, 'argv0');
+  const envp: string[] = [];
+  let childPath: string | undefined;
+  for (const [key, value] of Object.entries(req.env)) {
+    if (value === undefined) continue;
+    cstring(key, 'env key');
+    const v = cstring(String(value), `env['${key}']`);
+    if (key === 'PATH') childPath = v;
+    envp.push(`${key}=${v}`);
+  }
+  const cwd = req.cwd === null ? null : cstring(req.cwd, 'cwd');
+  const file = resolveExecutable(program, childPath, cwd);
+  if (file === null) {
+    return { errno: 2, code: 'ENOENT', syscall: 'posix_spawn', path: program, spawnargs: [...args] };
+  }
+  const r = addon.spawn({
+    file, argv: [argv0, ...args], envp, cwd,
+    stdin: req.stdin, stdout: req.stdout, stderr: req.stderr,
+    setsid: req.setsid, pgid: req.pgid, wantPidfd: req.wantPidfd,
+  });
+  if ('errno' in r) return { errno: r.errno, code: r.code, syscall: r.syscall, path: program, spawnargs: [...args] };
+  return { ...r, file };
+}
