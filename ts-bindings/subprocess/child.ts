@@ -1,0 +1,120 @@
+// WatchedChild: one child started through the policy's watcher, shared by Process and the
+// subprocess transport. It owns the spawn bracket, the exit record and the signalling pidfd.
+//
+// The bracket talks to the watcher only through its public methods, in CPython's order:
+// enter(); isActive() (if false: exit() and RuntimeError, nothing spawned); spawn;
+// addChildHandler(pid, ...); exit().
+import { getChildWatcher } from '../policy.js';
+import type { AbstractEventLoop } from '../events.js';
+import { PermissionError, ProcessLookupError, RuntimeError } from '../errors.js';
+import { ExitInfoSink, type ExitInfo } from '../watchers/exit-info.js';
+import { canUsePidfd } from '../watchers/default.js';
+import { checkSignal } from '../util/validate.js';
+import { closeFd, reapInBackground, signalChild } from '../../host/process-control.js';
+import { startChild, type StartedChild } from './spawn.js';
+
+export class WatchedChild {
+  readonly pid: number;
+  readonly stdinFd: number | null;
+  readonly stdoutFd: number | null;
+  readonly stderrFd: number | null;
+  /** The record the watcher fills in when it reaps the child (the moment of reaping). */
+  private readonly sink = new ExitInfoSink();
+  private pidfd: number;
+  private code: number | null = null;
+  private readonly exitListeners: Array<(returncode: number) => void> = [];
+  readonly exited: Promise<number>;
+
+  private constructor(readonly loop: AbstractEventLoop, child: StartedChild) {
+    this.pid = child.pid;
+    this.pidfd = child.pidfd;
+    this.stdinFd = child.stdin;
+    this.stdoutFd = child.stdout;
+    this.stderrFd = child.stderr;
+    this.exited = new Promise((resolve) => this.exitListeners.push(resolve));
+  }
+
+  /** Start `program` under the policy's watcher, reported on `loop`. */
+  static start(loop: AbstractEventLoop, program: string, args: unknown, options: unknown): WatchedChild {
+    const watcher = getChildWatcher();
+    watcher.enter();
+    try {
+      if (!watcher.isActive()) {
+        // Check early: nothing is spawned when the watcher could not report the exit.
+        throw new RuntimeError('asyncio.get_child_watcher() is not activated, subprocess support is not installed.');
+      }
+      const started = startChild(program, args, options, canUsePidfd());
+      const child = new WatchedChild(loop, started);
+      try {
+        watcher.addChildHandler(child.pid, onChildExit, child.sink, child);
+      } catch (err) {
+        // The watcher refused the child: do not leave it running or as a zombie.
+        child.abandon();
+        throw err;
+      }
+      return child;
+    } finally {
+      watcher.exit();
+    }
+  }
+
+  get returncode(): number | null {
+    return this.code;
+  }
+
+  get exitInfo(): ExitInfo | null {
+    return this.code === null ? null : this.sink.info;
+  }
+
+  /** Called once, on the loop, with the returncode. */
+  onExit(listener: (returncode: number) => void): void {
+    if (this.code !== null) listener(this.code);
+    else this.exitListeners.push(listener);
+  }
+
+  processExited(returncode: number): void {
+    if (this.code !== null) return;
+    this.code = returncode;
+    this.closePidfd();
+    for (const l of this.exitListeners.splice(0)) l(returncode);
+  }
+
+  /**
+   * Send `sig`. Through the pidfd when one is held, so a recycled pid is never hit; once the
+   * exit has been reaped it throws ProcessLookupError (CPython gh-127049, fixed).
+   */
+  sendSignal(sig: number | NodeJS.Signals): void {
+    const signum = checkSignal(sig);
+    if (this.sink.info !== null || this.code !== null) {
+      throw new ProcessLookupError(`[Errno 3] No such process: ${this.pid}`);
+    }
+    const rc = signalChild(this.pid, this.pidfd, signum);
+    if (rc === -3) throw new ProcessLookupError(`[Errno 3] No such process: ${this.pid}`);
+    if (rc === -1) throw new PermissionError(`[Errno 1] Operation not permitted: ${this.pid}`);
+    if (rc < 0) throw new RuntimeError(`cannot signal pid ${this.pid}: errno ${-rc}`);
+  }
+
+  /** True once the watcher has reaped the child (its pid may already be reused). */
+  get reaped(): boolean {
+    return this.sink.info !== null || this.code !== null;
+  }
+
+  private closePidfd(): void {
+    if (this.pidfd >= 0) {
+      closeFd(this.pidfd);
+      this.pidfd = -1;
+    }
+  }
+
+  /** Kill and reap a child no watcher took, and close what we hold of it. */
+  private abandon(): void {
+    signalChild(this.pid, this.pidfd, 9);
+    reapInBackground(this.pid);
+    this.closePidfd();
+    for (const fd of [this.stdinFd, this.stdoutFd, this.stderrFd]) if (fd !== null) closeFd(fd);
+  }
+}
+
+function onChildExit(_pid: number, returncode: number, _sink: ExitInfoSink, child: WatchedChild): void {
+  child.processExited(returncode);
+}

@@ -1,0 +1,69 @@
+// Which loop a subprocess is reported on.
+//
+// Inside a running loop (asyncio style: `run(main)`, `loop.runUntilComplete(...)`) it is that
+// loop. Plain Node code (`await createSubprocessExec(...)` at top level) has no running loop, so
+// the thread's current loop (the policy's `getEventLoop()`; a private loop in a Worker without
+// one) is run implicitly while at least one such child is unfinished: a lease keeps it running
+// and the last release stops it. A loop the user runs themself is never stopped by a lease.
+import { getEventLoop, getRunningLoop, newEventLoop } from '../policy.js';
+import type { AbstractEventLoop } from '../events.js';
+
+export interface LoopLease {
+  readonly loop: AbstractEventLoop;
+  release(): void;
+}
+
+const leases = new WeakMap<AbstractEventLoop, number>();
+let workerLoop: AbstractEventLoop | undefined;
+
+function runningLoopOrNull(): AbstractEventLoop | null {
+  try {
+    return getRunningLoop();
+  } catch {
+    return null;
+  }
+}
+
+function currentLoop(): AbstractEventLoop {
+  try {
+    return getEventLoop();
+  } catch {
+    // A Worker (or a main thread after setEventLoop(null)) has no current loop: use a private one.
+    if (workerLoop === undefined || workerLoop.isClosed()) workerLoop = newEventLoop();
+    return workerLoop!;
+  }
+}
+
+/** Lease the loop subprocesses are reported on: the running one, else the current one, run implicitly. */
+export function acquireLoop(): LoopLease {
+  return leaseLoop(runningLoopOrNull() ?? currentLoop());
+}
+
+/**
+ * Keep `loop` running until `release()`: a loop that runs on its own (the user's) is left alone;
+ * one that is not running is started with runForever and stopped by the last release.
+ */
+export function leaseLoop(loop: AbstractEventLoop): LoopLease {
+  if (loop.isRunning() && !leases.has(loop)) return { loop, release() {} };
+  const count = leases.get(loop) ?? 0;
+  if (count === 0 && !loop.isRunning()) {
+    // Throws if another loop runs in this thread or `loop` is closed: nothing is leased then.
+    void loop.runForever().catch(() => { /* stopped or closed: nothing to report */ });
+  }
+  leases.set(loop, count + 1);
+  let released = false;
+  return {
+    loop,
+    release(): void {
+      if (released) return;
+      released = true;
+      const left = (leases.get(loop) ?? 1) - 1;
+      if (left > 0) {
+        leases.set(loop, left);
+        return;
+      }
+      leases.delete(loop);
+      if (loop.isRunning()) loop.stop();
+    },
+  };
+}

@@ -1,0 +1,183 @@
+// Process: asyncio.subprocess.Process on Node streams. createSubprocessExec/Shell start a child
+// under the policy's watcher and wrap its pipes in net.Sockets (libuv pipe handles: they do not
+// tie up the thread pool as fs streams would).
+import { Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+import { PermissionError, ProcessLookupError, RuntimeError } from '../errors.js';
+import type { ExitInfo } from '../watchers/exit-info.js';
+import { checkCString, checkSignal, typeName } from '../util/validate.js';
+import { signalGroup } from '../../host/process-control.js';
+import { WatchedChild } from './child.js';
+import { acquireLoop } from './implicit-loop.js';
+import type { SubprocessOptions } from './types.js';
+
+/** Options of `Process.terminate`. */
+export interface TerminateOptions {
+  /** Send SIGKILL if the child is still alive this many milliseconds after SIGTERM. */
+  graceMs?: number;
+}
+
+function readSocket(fd: number): Socket {
+  return new Socket({ fd, readable: true, writable: false, allowHalfOpen: false });
+}
+
+function writeSocket(fd: number): Socket {
+  const s = new Socket({ fd, readable: false, writable: true });
+  // A child that exits without reading its stdin is not an error (EPIPE, ECONNRESET).
+  s.on('error', () => {});
+  return s;
+}
+
+function collect(stream: Readable): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.once('end', () => resolve(Buffer.concat(chunks)));
+    stream.once('close', () => resolve(Buffer.concat(chunks)));
+    stream.once('error', reject);
+  });
+}
+
+/** A running or finished child, created by `createSubprocessExec` or `createSubprocessShell`. */
+export class Process {
+  /** The child's pid. */
+  readonly pid: number;
+  /** Its stdin when it is PIPE, else null. */
+  readonly stdin: Writable | null;
+  /** Its stdout when it is PIPE, else null. */
+  readonly stdout: Readable | null;
+  /** Its stderr when it is PIPE, else null. */
+  readonly stderr: Readable | null;
+  private readonly child: WatchedChild;
+  private readonly options: SubprocessOptions;
+
+  /** @internal Use createSubprocessExec / createSubprocessShell. */
+  constructor(child: WatchedChild, options: SubprocessOptions) {
+    this.child = child;
+    this.options = options;
+    this.pid = child.pid;
+    this.stdin = child.stdinFd !== null ? writeSocket(child.stdinFd) : null;
+    this.stdout = child.stdoutFd !== null ? readSocket(child.stdoutFd) : null;
+    this.stderr = child.stderrFd !== null ? readSocket(child.stderrFd) : null;
+  }
+
+  /** The returncode once the exit was reported, else null. */
+  get returncode(): number | null {
+    return this.child.returncode;
+  }
+
+  /** The full exit record once the exit was reported, else null. */
+  get exitInfo(): ExitInfo | null {
+    return this.child.exitInfo;
+  }
+
+  /**
+   * Resolves with the returncode as soon as the process has exited, without waiting for its pipes
+   * to close (CPython gh-119710, fixed). Any number of concurrent waits get the same value.
+   */
+  wait(): Promise<number> {
+    return this.child.exited;
+  }
+
+  /**
+   * Write `input` to stdin and close it, read stdout and stderr to EOF, and wait for the exit.
+   * Returns [stdout, stderr], each null when that stream is not PIPE.
+   */
+  async communicate(input?: Buffer | string | Uint8Array | null): Promise<[Buffer | null, Buffer | null]> {
+    if (input !== undefined && input !== null && typeof input !== 'string' && !(input instanceof Uint8Array)) {
+      throw new TypeError(`input must be a Buffer or a string, not '${typeName(input)}'`);
+    }
+    const out = this.stdout !== null ? collect(this.stdout) : Promise.resolve(null);
+    const err = this.stderr !== null ? collect(this.stderr) : Promise.resolve(null);
+    if (this.stdin !== null) {
+      if (input !== undefined && input !== null && input.length > 0) this.stdin.write(input);
+      this.stdin.end();
+    }
+    const [o, e] = await Promise.all([out, err]);
+    await this.wait();
+    return [o, e];
+  }
+
+  /** Send a signal (number or name). ProcessLookupError once the exit has been reaped. */
+  sendSignal(sig: number | NodeJS.Signals): void {
+    this.child.sendSignal(sig);
+  }
+
+  /**
+   * SIGTERM. With `{ graceMs }`, also SIGKILL if the child is still alive after that many
+   * milliseconds, and resolve with the returncode.
+   */
+  terminate(): void;
+  terminate(options: TerminateOptions): Promise<number>;
+  terminate(options?: TerminateOptions): void | Promise<number> {
+    if (options === undefined) {
+      this.child.sendSignal('SIGTERM');
+      return;
+    }
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError(`options must be an object, not '${typeName(options)}'`);
+    }
+    const grace = options.graceMs ?? 5000;
+    if (typeof grace !== 'number') throw new TypeError(`graceMs must be a number, not '${typeName(grace)}'`);
+    if (!(grace >= 0) || !Number.isFinite(grace)) throw new RangeError(`graceMs must be a finite number >= 0, got ${grace}`);
+    if (this.returncode !== null) return Promise.resolve(this.returncode);
+    try {
+      this.child.sendSignal('SIGTERM');
+    } catch {
+      return this.wait(); // exited meanwhile
+    }
+    const timer = setTimeout(() => {
+      if (!this.child.reaped) {
+        try { this.child.sendSignal('SIGKILL'); } catch { /* exited meanwhile */ }
+      }
+    }, grace);
+    return this.wait().finally(() => clearTimeout(timer));
+  }
+
+  /** SIGKILL. */
+  kill(): void {
+    this.child.sendSignal('SIGKILL');
+  }
+
+  /**
+   * Signal the child's whole process group. The child must lead a group: spawned with
+   * `startNewSession` or `processGroup: 0`.
+   */
+  killGroup(sig: number | NodeJS.Signals = 'SIGTERM'): void {
+    const signum = checkSignal(sig);
+    const leads = this.options.startNewSession === true || this.options.processGroup === 0;
+    if (!leads) {
+      throw new RuntimeError('killGroup needs a child that leads its process group: spawn it with startNewSession or processGroup: 0');
+    }
+    // A pgid is never handed out as a new pid while any member of the group is alive, so this
+    // cannot reach a stranger even after the leader was reaped; an empty group is ESRCH.
+    const rc = signalGroup(this.pid, signum);
+    if (rc === -3) throw new ProcessLookupError(`[Errno 3] No such process group: ${this.pid}`);
+    if (rc === -1) throw new PermissionError(`[Errno 1] Operation not permitted: process group ${this.pid}`);
+    if (rc < 0) throw new RuntimeError(`cannot signal process group ${this.pid}: errno ${-rc}`);
+  }
+}
+
+function startProcess(program: string, args: unknown, options: unknown): Process {
+  const lease = acquireLoop();
+  let child: WatchedChild;
+  try {
+    child = WatchedChild.start(lease.loop, program, args, options);
+  } catch (err) {
+    lease.release();
+    throw err;
+  }
+  child.onExit(() => lease.release());
+  return new Process(child, (options ?? {}) as SubprocessOptions);
+}
+
+/** Start `program` with `args` (no shell). Rejects with SpawnError if it cannot start. */
+export async function createSubprocessExec(program: string, args?: string[], options?: SubprocessOptions): Promise<Process> {
+  return startProcess(program, args, options);
+}
+
+/** Run `cmd` with `/bin/sh -c`. */
+export async function createSubprocessShell(cmd: string, options?: SubprocessOptions): Promise<Process> {
+  checkCString(cmd, 'cmd');
+  return startProcess('/bin/sh', ['-c', cmd], options);
+}

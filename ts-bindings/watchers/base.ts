@@ -1,0 +1,152 @@
+// CoreChildWatcher: the shared TypeScript shell of the five watchers. Each concrete class is a
+// thin layer over its strategy in the wasm core (assembly/watchers/<name>.ts): the core decides
+// when and how to reap; this class checks arguments, maps registrations to tokens, chooses the
+// loop and turns the core's result codes into Python's exceptions.
+import { isMainThread } from 'node:worker_threads';
+import { AbstractChildWatcher, type ChildCallback } from './abstract.js';
+import { ADD_NOT_ATTACHED, ADD_NOT_ENTERED, Errno, type Strategy } from '../core/types.js';
+import {
+  PermissionError, ProcessLookupError, RuntimeError,
+} from '../errors.js';
+import { AbstractEventLoop, loopFromId, loopId } from '../events.js';
+import { getRunningLoop } from '../policy.js';
+import { checkCallback, checkPid, typeName } from '../util/validate.js';
+import { Delivery, watcherRuntime, type RuntimeWatcher, type WatcherRuntime } from './runtime.js';
+
+export abstract class CoreChildWatcher extends AbstractChildWatcher implements RuntimeWatcher {
+  abstract readonly delivery: Delivery;
+  /** The core's id for this watcher. */
+  protected readonly coreId: number;
+  protected readonly runtime: WatcherRuntime;
+
+  protected constructor(strategy: Strategy) {
+    super();
+    this.runtime = watcherRuntime();
+    this.coreId = this.runtime.core.create(strategy);
+  }
+
+  /**
+   * The loop a registration is delivered on: Threaded, MultiLoop and Pidfd use the running loop
+   * (RuntimeError('no running event loop') without one); Safe and Fast their attached loop.
+   */
+  protected abstract registrationLoop(): AbstractEventLoop | null;
+
+  override addChildHandler<A extends unknown[]>(pid: number, callback: ChildCallback<A>, ...args: A): void {
+    checkPid(pid);
+    checkCallback(callback);
+    const loop = this.registrationLoop();
+    const { core } = this.runtime;
+    const replaced = core.tokenOf(this.coreId, pid);
+    const token = this.runtime.register(this, callback as ChildCallback<unknown[]>, args);
+    const rc = core.addChild(this.coreId, pid, token, loop === null ? 0 : loopId(loop));
+    if (rc < 0) {
+      this.runtime.release(token);
+      throw this.addError(rc, pid);
+    }
+    this.runtime.release(replaced);
+    // The core checked the pid right after registering it: the child may already be a zombie.
+    const errors = this.runtime.drain();
+    if (errors.length > 0) throw errors[0]!.exception;
+  }
+
+  override removeChildHandler(pid: number): boolean {
+    checkPid(pid);
+    const token = this.runtime.core.tokenOf(this.coreId, pid);
+    const removed = this.runtime.core.removeChild(this.coreId, pid);
+    this.runtime.release(token);
+    return removed;
+  }
+
+  override enter(): this {
+    return this;
+  }
+
+  override exit(): void {
+    // Only Fast counts brackets.
+  }
+
+  /** Number of pids registered with this watcher (diagnostics). */
+  get registeredCount(): number {
+    return this.runtime.core.registeredCount(this.coreId);
+  }
+
+  protected addError(rc: number, pid: number): Error {
+    switch (rc) {
+      case ADD_NOT_ATTACHED:
+        return new RuntimeError('Cannot add child handler, the child watcher does not have a loop attached');
+      case ADD_NOT_ENTERED:
+        return new RuntimeError('Must use the context manager');
+      case -Errno.ESRCH:
+        return new ProcessLookupError(`[Errno 3] No such process: ${pid}`);
+      case -Errno.EPERM:
+        return new PermissionError(`[Errno 1] Operation not permitted: ${pid}`);
+      default:
+        return new RuntimeError(`Cannot watch pid ${pid}: errno ${-rc}`);
+    }
+  }
+
+  /** The running loop, as Python's `events.get_running_loop()`. */
+  protected runningLoop(): AbstractEventLoop {
+    return getRunningLoop();
+  }
+
+  protected checkLoopArgument(loop: unknown): asserts loop is AbstractEventLoop | null {
+    if (loop !== null && !(loop instanceof AbstractEventLoop)) {
+      throw new TypeError(`loop must be an AbstractEventLoop or null, not '${typeName(loop)}'`);
+    }
+  }
+}
+
+/**
+ * Safe and Fast: SIGCHLD arrives through the attached loop's signal handler, so they need the main
+ * thread and an attached, running loop; callbacks run synchronously on that loop.
+ */
+export abstract class AttachedLoopChildWatcher extends CoreChildWatcher {
+  readonly delivery = Delivery.Synchronous;
+
+  protected registrationLoop(): AbstractEventLoop | null {
+    return this.attachedLoop();
+  }
+
+  /** The loop this watcher is attached to, or null. */
+  protected attachedLoop(): AbstractEventLoop | null {
+    const id = this.runtime.core.attachedLoop(this.coreId);
+    return id === 0 ? null : (loopFromId(id) ?? null);
+  }
+
+  override attachLoop(loop: AbstractEventLoop | null): void {
+    this.checkLoopArgument(loop);
+    if (!isMainThread) {
+      throw new RuntimeError(`${this.constructor.name} can only be attached to a loop in the main thread`);
+    }
+    if (loop !== null && loop.isClosed()) throw new RuntimeError('Event loop is closed');
+    this.runtime.core.attachLoop(this.coreId, loop === null ? 0 : loopId(loop));
+    // Attaching sweeps: exits that happened while detached are delivered now, on the new loop.
+    const errors = this.runtime.drain();
+    for (const { exception } of errors) {
+      loop?.callExceptionHandler({ message: 'Unknown exception in SIGCHLD handler', exception });
+    }
+  }
+
+  override isActive(): boolean {
+    const loop = this.attachedLoop();
+    return loop !== null && this.runtime.core.isActive(this.coreId) && loop.isRunning();
+  }
+
+  override close(): void {
+    this.runtime.core.close(this.coreId);
+    this.runtime.releaseAll(this);
+  }
+}
+
+/**
+ * Threaded, MultiLoop and Pidfd: a registration is delivered on the loop that was running when it
+ * was made, through `callSoonThreadsafe`, in any thread.
+ */
+export abstract class RunningLoopChildWatcher extends CoreChildWatcher {
+  readonly delivery = Delivery.Threadsafe;
+
+  protected registrationLoop(): AbstractEventLoop {
+    return this.runningLoop();
+  }
+}

@@ -1,0 +1,31 @@
+// MultiLoopChildWatcher: one process-wide SIGCHLD subscription (the host's uv_signal, never a raw
+// sigaction); on each SIGCHLD a non-blocking wait on every registered pid, O(n) per signal. The
+// callback goes to the registering loop with callSoonThreadsafe, so one watcher serves every loop.
+// Never waits on a pid it was not given. Strategy: assembly/watchers/multiloop.ts.
+import { Strategy } from '../core/types.js';
+import type { AbstractEventLoop } from '../events.js';
+import { RunningLoopChildWatcher } from './base.js';
+
+export class MultiLoopChildWatcher extends RunningLoopChildWatcher {
+  constructor() {
+    super(Strategy.MultiLoop);
+  }
+
+  /** True once `attachLoop` was called (with any argument): SIGCHLD is subscribed. */
+  override isActive(): boolean {
+    return this.runtime.core.isActive(this.coreId);
+  }
+
+  /** The first call subscribes to SIGCHLD whatever `loop` is; the loop itself is not kept. */
+  override attachLoop(loop: AbstractEventLoop | null): void {
+    this.checkLoopArgument(loop);
+    this.runtime.core.attachLoop(this.coreId, 0);
+    this.runtime.drain();
+  }
+
+  /** Unsubscribes SIGCHLD and forgets every handler; the watcher becomes inactive. */
+  override close(): void {
+    this.runtime.core.close(this.coreId);
+    this.runtime.releaseAll(this);
+  }
+}

@@ -1,0 +1,27 @@
+// PidfdChildWatcher: one pidfd per child, watched for readability by the host's uv_poll; when it
+// becomes readable the child is reaped with a non-blocking wait and the callback scheduled on the
+// registering loop. O(1) per exit, one fd per live child, no signals, no threads, immune to pid
+// reuse. Linux >= 5.3. If pidfd_open fails for lack of fds, that child falls back to a waiter
+// thread. Strategy: assembly/watchers/pidfd.ts.
+import { Strategy } from '../core/types.js';
+import type { AbstractEventLoop } from '../events.js';
+import { RunningLoopChildWatcher } from './base.js';
+
+export class PidfdChildWatcher extends RunningLoopChildWatcher {
+  constructor() {
+    super(Strategy.Pidfd);
+  }
+
+  /** Always true. */
+  override isActive(): boolean {
+    return true;
+  }
+
+  /** No-op: each pidfd is watched on its own. */
+  override attachLoop(loop: AbstractEventLoop | null): void {
+    this.checkLoopArgument(loop);
+  }
+
+  /** No-op, as in CPython. */
+  override close(): void {}
+}

@@ -1,0 +1,232 @@
+// The per-thread watcher runtime: one instance of the wasm core, the Node host that implements its
+// imports, the token table mapping registrations to callbacks, and the dispatch of exit events.
+//
+// Each thread (main or Worker) has its own copy of this module, hence its own core instance: JS
+// objects, callbacks and loops never cross threads.
+//
+// Flow of one exit: a host event (SIGCHLD, pidfd readable, waiter thread done) enters the core;
+// the core reaps and queues exit events; `drain()` pops them all (reap first, dispatch after) and
+// hands each to its callback on the right loop.
+import { loadCore } from '../core/loader.js';
+import {
+  newExitEvent, ReportCode, type CoreExports, type ExitEvent,
+} from '../core/types.js';
+import { NodeHost } from '../../host/node-host.js';
+import { loopFromId, type AbstractEventLoop } from '../events.js';
+import { logger, pyFormat } from '../log.js';
+import { ExitInfoSink, type ExitInfo } from './exit-info.js';
+
+/** How a watcher's callbacks reach their loop. */
+export const enum Delivery {
+  /** `loop.callSoonThreadsafe(cb, ...)` on the registering loop (Threaded, MultiLoop, Pidfd). */
+  Threadsafe,
+  /** Synchronously, on the attached loop, from its SIGCHLD handler or `addChildHandler` (Safe, Fast). */
+  Synchronous,
+}
+
+/** What the runtime needs from a TypeScript watcher object. */
+export interface RuntimeWatcher {
+  readonly delivery: Delivery;
+}
+
+/** An exception thrown by a synchronously delivered callback, and the loop it ran on. */
+export interface CallbackError {
+  exception: unknown;
+  loop: AbstractEventLoop | undefined;
+}
+
+interface Registration {
+  watcher: RuntimeWatcher;
+  callback: (pid: number, returncode: number, ...args: unknown[]) => void;
+  args: unknown[];
+}
+
+export class WatcherRuntime {
+  readonly core: CoreExports;
+  readonly host: NodeHost;
+  private readonly registrations = new Map<number, Registration>();
+  private nextToken = 1;
+  private readonly event: ExitEvent = newExitEvent();
+  private draining = false;
+  /** Errors thrown by synchronous callbacks during the current drain, with their loop. */
+  private syncErrors: CallbackError[] = [];
+  /** Loops holding a SIGCHLD handler for a watcher (Safe, Fast), by core watcher id. */
+  private readonly sigchldLoops = new Map<number, AbstractEventLoop>();
+  /** Items of the plural Fast message, collected until `fast-unknown-pids-end`. */
+  private unknownPids: string[] = [];
+
+  constructor() {
+    this.host = new NodeHost({
+      viaLoop: (loopIdent, watcher, deliver) => this.subscribeViaLoop(loopIdent, watcher, deliver),
+      unviaLoop: (watcher) => this.unsubscribeViaLoop(watcher),
+      onReport: (code, watcher, pid, value) => this.report(code, watcher, pid, value),
+      afterEvent: () => this.afterHostEvent(),
+    });
+    this.core = loadCore(this.host);
+    this.host.bind(this.core);
+  }
+
+  /** Allocate a token for a registration (never 0). */
+  register(watcher: RuntimeWatcher, callback: Registration['callback'], args: unknown[]): number {
+    let token = this.nextToken;
+    this.nextToken = token >= 0xfffffffe ? 1 : token + 1;
+    while (this.registrations.has(token)) token = token >= 0xfffffffe ? 1 : token + 1;
+    this.registrations.set(token, { watcher, callback, args });
+    return token;
+  }
+
+  release(token: number): void {
+    if (token !== 0) this.registrations.delete(token);
+  }
+
+  /** Forget every registration of `watcher` (after the core cleared its handlers). */
+  releaseAll(watcher: RuntimeWatcher): void {
+    for (const [token, reg] of this.registrations) {
+      if (reg.watcher === watcher) this.registrations.delete(token);
+    }
+  }
+
+  /**
+   * Pop and dispatch every queued exit. Re-entrant calls (a callback registering another child)
+   * return at once: the outer loop picks up what they queued. Returns the errors thrown by
+   * synchronous callbacks, for the caller to route (Python's SIGCHLD handler sends them to the
+   * loop's exception handler; `addChildHandler` lets the first one propagate).
+   */
+  drain(): CallbackError[] {
+    if (this.draining) return [];
+    this.draining = true;
+    const errors: CallbackError[] = [];
+    this.syncErrors = errors;
+    try {
+      const core = this.core;
+      const ev = this.event;
+      while (core.pendingExits() > 0) {
+        core.popExit(ev);
+        this.dispatch(ev);
+      }
+    } finally {
+      this.draining = false;
+    }
+    return errors;
+  }
+
+  private dispatch(ev: ExitEvent): void {
+    const reg = this.registrations.get(ev.token);
+    if (reg === undefined) return; // removed or closed after the core queued it
+    this.registrations.delete(ev.token);
+    const { pid, returncode } = ev;
+    const info: ExitInfo = {
+      pid,
+      returncode,
+      exitCode: ev.exitCode >= 0 ? ev.exitCode : null,
+      signal: ev.signal > 0 ? ev.signal : null,
+      coreDumped: ev.coreDumped,
+      statusKnown: ev.statusKnown,
+      rusage: ev.statusKnown
+        ? { userMicros: ev.userMicros, systemMicros: ev.systemMicros, maxRssKiB: ev.maxRssKiB }
+        : null,
+    };
+    const first = reg.args[0];
+    if (first instanceof ExitInfoSink) first.info = info;
+    const loop = ev.loop !== 0 ? loopFromId(ev.loop) : undefined;
+    if (reg.watcher.delivery === Delivery.Threadsafe) {
+      if (loop === undefined || loop.isClosed()) {
+        logger.warning(pyFormat('Loop %r that handles pid %r is closed', loop === undefined ? 'None' : String(loop), pid));
+        return;
+      }
+      if (ev.statusKnown && loop.getDebug()) {
+        logger.debug(pyFormat('process %s exited with returncode %s', pid, returncode));
+      }
+      loop.callSoonThreadsafe(reg.callback, pid, returncode, ...reg.args);
+      return;
+    }
+    if (loop !== undefined && loop.getDebug()) {
+      logger.debug(pyFormat('process %s exited with returncode %s', pid, returncode));
+    }
+    try {
+      reg.callback(pid, returncode, ...reg.args);
+    } catch (exception) {
+      this.syncErrors.push({ exception, loop });
+    }
+  }
+
+  /** A host event entered the core (SIGCHLD, pidfd, waiter thread): dispatch what it produced. */
+  private afterHostEvent(): void {
+    // Only synchronous deliveries (Safe, Fast: SIGCHLD through their loop) can throw here.
+    for (const { exception, loop } of this.drain()) {
+      if (loop !== undefined && !loop.isClosed()) {
+        loop.callExceptionHandler({ message: 'Unknown exception in SIGCHLD handler', exception });
+      } else {
+        logger.warning(`Unknown exception in SIGCHLD handler: ${String(exception)}`);
+      }
+    }
+  }
+
+  /** Safe and Fast receive SIGCHLD through the attached loop's signal handler. */
+  private subscribeViaLoop(loopIdent: number, watcher: number, deliver: () => void): number {
+    const loop = loopFromId(loopIdent);
+    if (loop === undefined || loop.isClosed()) return -9; // EBADF: no such loop
+    try {
+      // `deliver` enters the core and then drains through afterHostEvent.
+      loop.addSignalHandler('SIGCHLD', deliver);
+    } catch {
+      return -1; // EPERM: signal handlers are main-thread only
+    }
+    this.sigchldLoops.set(watcher, loop);
+    return 0;
+  }
+
+  private unsubscribeViaLoop(watcher: number): void {
+    const loop = this.sigchldLoops.get(watcher);
+    if (loop === undefined) return;
+    this.sigchldLoops.delete(watcher);
+    if (!loop.isClosed()) {
+      try { loop.removeSignalHandler('SIGCHLD'); } catch { /* a closed loop holds no handler */ }
+    }
+  }
+
+  private report(code: ReportCode, watcher: number, pid: number, value: number): void {
+    switch (code) {
+      case ReportCode.UnknownChildStatus:
+        logger.warning(pyFormat('Unknown child process pid %d, will report returncode 255', pid));
+        break;
+      case ReportCode.PidfdStatusAlreadyRead:
+        logger.warning(pyFormat('child process pid %d exit status already read:  will report returncode 255', pid));
+        break;
+      case ReportCode.FastUnknownPid:
+        logger.warning(pyFormat('Caught subprocess termination from unknown pid: %d -> %d', pid, value));
+        break;
+      case ReportCode.FastUnknownPidsItem:
+        this.unknownPids.push(`${pid}: ${value}`);
+        break;
+      case ReportCode.FastUnknownPidsEnd:
+        logger.warning(pyFormat('Caught subprocesses termination from unknown pids: %s', `{${this.unknownPids.join(', ')}}`));
+        this.unknownPids = [];
+        break;
+      case ReportCode.FastZombieKept: {
+        const loop = loopFromId(this.core.attachedLoop(watcher));
+        if (loop?.getDebug()) logger.debug(pyFormat('unknown process %s exited with returncode %s', pid, value));
+        break;
+      }
+      case ReportCode.DetachWithPending:
+        process.emitWarning('A loop is being detached from a child watcher with pending handlers', 'RuntimeWarning');
+        break;
+      case ReportCode.PidfdFallbackToThread:
+        logger.debug(pyFormat('pidfd_open(%d) failed with errno %d: watching it with a thread', pid, value));
+        break;
+      case ReportCode.HostError:
+        logger.warning(pyFormat('child watcher: host call for pid %d failed with errno %d', pid, value));
+        break;
+      default:
+        logger.warning(pyFormat('child watcher: unknown report %d for pid %d', code, pid));
+    }
+  }
+}
+
+let instance: WatcherRuntime | undefined;
+
+/** This thread's runtime, created on first use. */
+export function watcherRuntime(): WatcherRuntime {
+  instance ??= new WatcherRuntime();
+  return instance;
+}

@@ -1,0 +1,26 @@
+// ThreadedChildWatcher: one native waiter thread per child, blocked in wait4(pid); the result is
+// handed back to this thread and the callback scheduled on the registering loop with
+// callSoonThreadsafe. O(1) per exit, a thread (64 KiB stack) per live child, no signals, never
+// waits on a pid it was not given. Works in Workers. Strategy: assembly/watchers/threaded.ts.
+import { Strategy } from '../core/types.js';
+import type { AbstractEventLoop } from '../events.js';
+import { RunningLoopChildWatcher } from './base.js';
+
+export class ThreadedChildWatcher extends RunningLoopChildWatcher {
+  constructor() {
+    super(Strategy.Threaded);
+  }
+
+  /** Always true: threads need no set-up. */
+  override isActive(): boolean {
+    return true;
+  }
+
+  /** No-op: waiter threads do not need a loop. */
+  override attachLoop(loop: AbstractEventLoop | null): void {
+    this.checkLoopArgument(loop);
+  }
+
+  /** No-op, as in CPython: registered children are still reported; threads never keep the process alive. */
+  override close(): void {}
+}
