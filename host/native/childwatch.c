@@ -1193,6 +1193,22 @@ static int cw_add_close_inheritable(posix_spawn_file_actions_t *fa) {
 }
 #endif
 
+/* Every signal number, for POSIX_SPAWN_SETSIGDEF. glibc's sigfillset leaves out its internal
+ * SIGCANCEL and SIGSETXID (32, 33), and its posix_spawn then sets those to SIG_IGN in the child,
+ * so an exec'd program would start with them ignored; setting the bits by hand makes them
+ * SIG_DFL like everything else, as a fork+exec'd child (libuv's) has them. */
+static void cw_all_signals(sigset_t *set) {
+  sigfillset(set);
+#ifdef __GLIBC__
+  {
+    unsigned long *w = (unsigned long *)set;
+    int sig, bits = 8 * (int)sizeof(unsigned long);
+    for (sig = 1; sig < _NSIG && (sig - 1) / bits < (int)(sizeof(sigset_t) / sizeof(long)); sig++)
+      w[(sig - 1) / bits] |= 1UL << ((sig - 1) % bits);
+  }
+#endif
+}
+
 static napi_value cw_spawn(napi_env env, napi_callback_info info) {
   CW_ARGS(1);
   static const char *const stdio_keys[3] = {"stdin", "stdout", "stderr"};
@@ -1269,8 +1285,13 @@ static napi_value cw_spawn(napi_env env, napi_callback_info info) {
     } else if (kind[i] == CW_STDIO_STDOUT) {
       if ((err = posix_spawn_file_actions_adddup2(&fa, 1, 2))) goto fail;
     } else {
+      /* 'inherit': Node marks its own 0..2 CLOEXEC at startup (uv_disable_stdio_inheritance),
+       * so the child must clear the flag: dup2(i, i) in the file actions does exactly that
+       * (glibc >= 2.29, POSIX 2024), addinherit_np on macOS. */
 #ifdef __APPLE__
       if ((err = posix_spawn_file_actions_addinherit_np(&fa, i))) goto fail;
+#else
+      if ((err = posix_spawn_file_actions_adddup2(&fa, i, i))) goto fail;
 #endif
     }
   }
@@ -1296,7 +1317,7 @@ static napi_value cw_spawn(napi_env env, napi_callback_info info) {
   flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
   sigemptyset(&mask);
   if ((err = posix_spawnattr_setsigmask(&attr, &mask))) goto fail;
-  sigfillset(&mask);
+  cw_all_signals(&mask);
   if ((err = posix_spawnattr_setsigdefault(&attr, &mask))) goto fail;
   if (setsid_) {
 #ifdef POSIX_SPAWN_SETSID
