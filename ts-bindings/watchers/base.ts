@@ -22,7 +22,7 @@ export abstract class CoreChildWatcher extends AbstractChildWatcher implements R
   protected constructor(strategy: Strategy) {
     super();
     this.runtime = watcherRuntime();
-    this.coreId = this.runtime.core.create(strategy);
+    this.coreId = this.runtime.createWatcher(this, strategy);
   }
 
   /**

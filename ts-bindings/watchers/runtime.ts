@@ -9,7 +9,7 @@
 // hands each to its callback on the right loop.
 import { loadCore } from '../core/loader.js';
 import {
-  newExitEvent, ReportCode, type CoreExports, type ExitEvent,
+  newExitEvent, ReportCode, type CoreExports, type ExitEvent, type Strategy,
 } from '../core/types.js';
 import { NodeHost } from '../../host/node-host.js';
 import { loopFromId, type AbstractEventLoop } from '../events.js';
@@ -27,6 +27,11 @@ export const enum Delivery {
 /** What the runtime needs from a TypeScript watcher object. */
 export interface RuntimeWatcher {
   readonly delivery: Delivery;
+  /**
+   * Fast in subreaper mode: take the exit of a pid nobody registered (an orphaned grandchild
+   * reparented to this process). Returns true if it was handled, so no warning is logged.
+   */
+  orphanExited?(pid: number, returncode: number): boolean;
 }
 
 /** An exception thrown by a synchronously delivered callback, and the loop it ran on. */
@@ -45,6 +50,8 @@ export class WatcherRuntime {
   readonly core: CoreExports;
   readonly host: NodeHost;
   private readonly registrations = new Map<number, Registration>();
+  /** The TypeScript watcher of each core watcher id. */
+  private readonly watchers = new Map<number, RuntimeWatcher>();
   private nextToken = 1;
   private readonly event: ExitEvent = newExitEvent();
   private draining = false;
@@ -64,6 +71,13 @@ export class WatcherRuntime {
     });
     this.core = loadCore(this.host);
     this.host.bind(this.core);
+  }
+
+  /** Create the core side of `watcher`; returns the core's id for it. */
+  createWatcher(watcher: RuntimeWatcher, strategy: Strategy): number {
+    const id = this.core.create(strategy);
+    this.watchers.set(id, watcher);
+    return id;
   }
 
   /** Allocate a token for a registration (never 0). */
@@ -194,13 +208,17 @@ export class WatcherRuntime {
         logger.warning(pyFormat('child process pid %d exit status already read:  will report returncode 255', pid));
         break;
       case ReportCode.FastUnknownPid:
+        if (this.watchers.get(watcher)?.orphanExited?.(pid, value) === true) break;
         logger.warning(pyFormat('Caught subprocess termination from unknown pid: %d -> %d', pid, value));
         break;
       case ReportCode.FastUnknownPidsItem:
+        if (this.watchers.get(watcher)?.orphanExited?.(pid, value) === true) break;
         this.unknownPids.push(`${pid}: ${value}`);
         break;
       case ReportCode.FastUnknownPidsEnd:
-        logger.warning(pyFormat('Caught subprocesses termination from unknown pids: %s', `{${this.unknownPids.join(', ')}}`));
+        if (this.unknownPids.length > 0) {
+          logger.warning(pyFormat('Caught subprocesses termination from unknown pids: %s', `{${this.unknownPids.join(', ')}}`));
+        }
         this.unknownPids = [];
         break;
       case ReportCode.FastZombieKept: {
