@@ -244,7 +244,8 @@ static void cw_fill_record(double *out, int pid, int status, const struct rusage
 /* Per-environment state.                                                                      */
 
 /* A set of pids (open addressing; 0 empty, -1 deleted): the children this environment spawned
- * or waits for on a thread and has not reaped yet. A terminated Worker kills and reaps them. */
+ * and has not reaped yet. A terminated Worker kills and reaps them (not children spawned
+ * elsewhere that it merely waited for: their waiter threads go on and reap them). */
 typedef struct {
   int *slots;
   size_t cap, used, live;
@@ -924,7 +925,6 @@ static napi_value cw_start_waiter(napi_env env, napi_callback_info info) {
   j->next = ce->jobs;
   if (ce->jobs) ce->jobs->prev = j;
   ce->jobs = j;
-  cw_pidset_add(&ce->tracked, (int)pid);
   return cw_int(env, 0);
 }
 
