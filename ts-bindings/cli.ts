@@ -2,7 +2,7 @@
 // The `childwatch` command line.
 //
 //   childwatch run [--watcher pidfd|threaded|safe|fast|multiloop] [--json] -- CMD ARGS...
-//   childwatch init [--group] [--wait-all] -- CMD ARGS...
+//   childwatch init [--group] [--wait-all] [--verbose] -- CMD ARGS...
 //   childwatch tour
 //
 // `run` reports the child's exit like /usr/bin/time (from the same wait4 rusage); `init` is a
@@ -27,7 +27,7 @@ class UsageError extends Error {}
 
 const USAGE = `usage:
   childwatch run [--watcher pidfd|threaded|safe|fast|multiloop] [--json] -- CMD [ARGS...]
-  childwatch init [--group] [--wait-all] -- CMD [ARGS...]
+  childwatch init [--group] [--wait-all] [--verbose] -- CMD [ARGS...]
   childwatch tour`;
 
 function makeWatcher(name: WatcherName): AbstractChildWatcher {
@@ -118,13 +118,20 @@ async function cmdInit(argv: string[]): Promise<number> {
   const { flags, command } = splitCommand(argv);
   let group = false;
   let waitAll = false;
+  let verbose = false;
   for (const f of flags) {
     if (f === '--group') group = true;
     else if (f === '--wait-all') waitAll = true;
+    else if (f === '--verbose' || f === '-v') verbose = true;
     else throw new UsageError(`unknown option '${f}'`);
   }
   if (command.length === 0) throw new UsageError('init needs a command');
-  const watcher = new FastChildWatcher({ subreaper: true, onOrphanExit: () => { /* reaped: nothing to do */ } });
+  const watcher = new FastChildWatcher({
+    subreaper: true,
+    onOrphanExit: (pid, returncode) => {
+      if (verbose) process.stderr.write(`childwatch init: reaped orphan pid ${pid} (returncode ${returncode})\n`);
+    },
+  });
   setChildWatcher(watcher);
   const info = await run(async () => {
     const loop = getRunningLoop();

@@ -102,3 +102,15 @@ describe('subprocesses', () => {
     expect(value['info']).toMatchObject({ returncode: 6, exitCode: 6, statusKnown: true });
   });
 });
+
+describe('beyond CPython: graceful termination and process groups', () => {
+  it('terminate({ graceMs }) lets a trapping child exit and SIGKILLs one that ignores SIGTERM', async () => {
+    const { value } = await scenario<{ trapped: number; ignored: number; badGrace: string }>('graceful');
+    expect(value).toEqual({ trapped: 7, ignored: -9, badGrace: 'RangeError' });
+  });
+
+  it('killGroup signals the whole group, and needs a group leader', async () => {
+    const { value } = await scenario<{ rc: number; memberGone: boolean; noGroup: string }>('killGroup');
+    expect(value).toEqual({ rc: -15, memberGone: true, noGroup: 'RuntimeError' });
+  });
+});
