@@ -25,11 +25,11 @@ export class PidfdWatcher extends Watcher {
 
   addChild(pid: i32, token: u32, loop: u32): i32 {
     reserveEvents(1);
+    this.retryWaiters(); // earlier start-waiter failures first: this add is their "next event"
     const existing = this.reg.find(pid);
     if (existing >= 0) {
       // Replace: same pidfd (or waiter thread), new token and loop.
       this.register(pid, token, loop);
-      this.retryWaiters();
       return 0;
     }
     const fd = pidfdOpen(pid);

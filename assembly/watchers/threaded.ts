@@ -18,9 +18,9 @@ export class ThreadedWatcher extends Watcher {
 
   addChild(pid: i32, token: u32, loop: u32): i32 {
     reserveEvents(1);
+    this.retryWaiters(); // earlier failures first: this add is their "next event"
     const slot = this.register(pid, token, loop);
     this.ensureWaiter(slot, pid);
-    this.retryWaiters();
     return 0;
   }
 
