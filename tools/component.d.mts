@@ -6,3 +6,5 @@ export function makeComponent(
   bytes: Uint8Array, witPath: string, opts?: { wasi?: boolean },
 ): Promise<[Uint8Array, Uint8Array]>;
 export function worldOf(component: Uint8Array): Promise<string>;
+export function witFunctionNames(witPath: string, iface: string): string[];
+export function checkAgainstWit(bytes: Uint8Array, witPath: string): void;
