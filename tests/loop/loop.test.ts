@@ -16,7 +16,8 @@ function newLoop(): SelectorEventLoop {
   return loop;
 }
 afterEach(() => {
-  for (const l of loops.splice(0)) if (!l.isRunning()) l.close();
+  // A failed test may leave a loop running (it would keep jest alive): stop it.
+  for (const l of loops.splice(0)) if (l.isRunning()) l.stop(); else l.close();
   setLogger(null);
 });
 
