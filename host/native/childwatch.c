@@ -51,6 +51,10 @@
 
 #ifdef __APPLE__
 #include <crt_externs.h>
+#define cw_environ (*_NSGetEnviron())
+#else
+extern char **environ;
+#define cw_environ environ
 #endif
 
 #if defined(__GLIBC__) && defined(__GLIBC_PREREQ)
@@ -270,7 +274,7 @@ static void cw_pidset_grow(cw_pidset *s) {
 static void cw_pidset_add(cw_pidset *s, int pid) {
   size_t i, tomb = (size_t)-1;
   if ((s->used + 1) * 4 >= s->cap * 3) cw_pidset_grow(s);
-  if (!s->cap) return;
+  if (!s->cap || s->used + 1 >= s->cap) return; /* out of memory: better untracked than stuck */
   for (i = cw_hash(pid, s->cap);; i = (i + 1) & (s->cap - 1)) {
     if (s->slots[i] == pid) return;
     if (s->slots[i] == -1 && tomb == (size_t)-1) tomb = i;
@@ -1232,7 +1236,10 @@ static napi_value cw_spawn(napi_env env, napi_callback_info info) {
 #define CW_OPT(key) (napi_get_named_property(env, opts, key, &v) == napi_ok)
   if (!CW_OPT("file") || !(file = cw_get_string(env, v, "file"))) goto out;
   if (!CW_OPT("argv") || !(cargv = cw_get_strv(env, v, "argv"))) goto out;
-  if (!CW_OPT("envp") || !(cenvp = cw_get_strv(env, v, "envp"))) goto out;
+  /* envp null: the child gets this process's own environment (`environ`), which on Node's main
+   * thread is exactly process.env; building it in JS costs ~0.5 us per variable. */
+  if (!CW_OPT("envp") || napi_typeof(env, v, &t) != napi_ok) goto out;
+  if (t != napi_null && !(cenvp = cw_get_strv(env, v, "envp"))) goto out;
   if (!CW_OPT("cwd")) goto out;
   if (napi_typeof(env, v, &t) != napi_ok) goto out;
   if (t != napi_null && t != napi_undefined && !(cwd = cw_get_string(env, v, "cwd"))) goto out;
@@ -1339,7 +1346,7 @@ static napi_value cw_spawn(napi_env env, napi_callback_info info) {
   /* glibc's posix_spawn runs the child with CLONE_VM|CLONE_VFORK (constant cost whatever the
    * parent's heap) and reports file-action and exec failures through its return value. */
   if ((f = cwf_hit(CWF_SPAWN))) err = f;
-  else err = posix_spawn(&pid, file, &fa, &attr, cargv, cenvp);
+  else err = posix_spawn(&pid, file, &fa, &attr, cargv, cenvp ? cenvp : cw_environ);
   if (err) {
     struct stat sb;
     /* ENOENT/ENOTDIR/EACCES may come from the chdir action rather than exec: name it. */
