@@ -62,7 +62,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** @internal */ _cancelMessage: string | undefined = undefined;
   /** @internal The native promise behind then(); created on the first then(). */
   private _promise: Promise<T> | null = null;
-  private _resolve: ((v: T) => void) | null = null;
+  // (Typed loosely so that Future<string> stays assignable to Future<unknown>.)
+  private _resolve: ((v: never) => void) | null = null;
   private _reject: ((e: unknown) => void) | null = null;
 
   /** `new Future()` binds to the running loop, else to the policy's current loop. */
@@ -202,7 +203,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   private _settlePromise(): void {
     if (this._promise === null) return;
-    const resolve = this._resolve!;
+    const resolve = this._resolve! as (v: T) => void;
     const reject = this._reject!;
     this._resolve = this._reject = null;
     if (this._state === 'CANCELLED') reject(this._makeCancelledError());
