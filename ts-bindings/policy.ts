@@ -229,11 +229,7 @@ export function newEventLoop(): AbstractEventLoop {
 }
 
 /** The loop running in this thread; RuntimeError('no running event loop') if none. */
-export function getRunningLoop(): AbstractEventLoop {
-  const loop = _getRunningLoop();
-  if (loop === null) throw new RuntimeError('no running event loop');
-  return loop;
-}
+export { getRunningLoop } from './running.js';
 
 /** getEventLoopPolicy().getChildWatcher(). */
 export function getChildWatcher(): AbstractChildWatcher {

@@ -1,12 +1,22 @@
 // The running loop of this thread: Python's `events._get_running_loop()` /
 // `_set_running_loop()`. Module-level state is per thread (each Worker has its own copy of
 // the module), which is exactly Python's thread-local `_running_loop`.
+// This module imports nothing at run time but errors.js, so any layer may import it without
+// creating an import cycle (the policy module imports the watchers; the watchers should take
+// the running loop from here, not from policy.js).
+import { RuntimeError } from './errors.js';
 import type { AbstractEventLoop } from './loop.js';
 
 let runningLoop: AbstractEventLoop | null = null;
 
 /** The loop running in this thread, or null. Never throws. */
 export function _getRunningLoop(): AbstractEventLoop | null {
+  return runningLoop;
+}
+
+/** The loop running in this thread; RuntimeError('no running event loop') if none. */
+export function getRunningLoop(): AbstractEventLoop {
+  if (runningLoop === null) throw new RuntimeError('no running event loop');
   return runningLoop;
 }
 
