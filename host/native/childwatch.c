@@ -902,7 +902,7 @@ static napi_value cw_start_waiter(napi_env env, napi_callback_info info) {
     free(j);
     return cw_int(env, -f);
   }
-  if (stack < (size_t)PTHREAD_STACK_MIN) stack = PTHREAD_STACK_MIN;
+  if (stack < (size_t)PTHREAD_STACK_MIN) stack = (size_t)PTHREAD_STACK_MIN;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&attr, stack);
