@@ -44,5 +44,5 @@ export function _getEventLoopForFuture(): AbstractEventLoop {
   if (runningLoop !== null) return runningLoop;
   if (defaultLoopProvider !== null) return defaultLoopProvider();
   // Only reachable if the policy module was never loaded (a deep import of futures.js).
-  throw new Error('no running event loop');
+  throw new RuntimeError('no running event loop');
 }
