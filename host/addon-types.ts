@@ -28,8 +28,8 @@ export interface NativeSpawnOptions {
   file: string;
   /** argv including argv[0]. */
   argv: string[];
-  /** The full environment, as "KEY=value" strings. */
-  envp: string[];
+  /** The full environment, as "KEY=value" strings; null: this process's own (`environ`). */
+  envp: string[] | null;
   /** Working directory for the child, or null to inherit. */
   cwd: string | null;
   stdin: NativeStdio;

@@ -8,6 +8,7 @@
 //   syscall, path as given, spawnargs).
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { addon } from './addon.js';
 import type { NativeSpawnFailure, NativeSpawnOk, NativeStdio } from './addon-types.js';
 
@@ -102,6 +103,36 @@ export function resolveExecutable(program: string, envPATH: string | undefined,
   return denied;
 }
 
+const environStores = new WeakMap<object, boolean>();
+
+/**
+ * Whether `env` is Node's own process.env of the main thread, whose every read and write goes to
+ * the C environment (`environ`, through getenv/setenv), so the child can be given `environ`
+ * directly. Not so for a Worker's process.env (a private copy unless SHARE_ENV), a plain object
+ * assigned to process.env, or a test runner's stand-in (jest's): those are copied into envp.
+ * Node's store is told apart by what no plain object does, checked once per object: assigning a
+ * symbol-keyed property throws (the store converts every key to a C string) while the object is
+ * extensible. A plain object just takes the symbol, which is deleted at once.
+ */
+export function isProcessEnviron(env: object): boolean {
+  if (!isMainThread || env !== process.env) return false;
+  let known = environStores.get(env);
+  if (known === undefined) {
+    known = false;
+    if (Object.isExtensible(env)) {
+      const probe = Symbol('childwatch.environ-probe');
+      try {
+        (env as Record<symbol, unknown>)[probe] = 1;
+        delete (env as Record<symbol, unknown>)[probe];
+      } catch {
+        known = true;
+      }
+    }
+    environStores.set(env, known);
+  }
+  return known;
+}
+
 /**
  * Spawn through the addon. Throws TypeError for a NUL byte (or a non-string) in the program,
  * argv, env or cwd; returns a SpawnFailure for anything the OS refused, with nothing left behind.
@@ -110,14 +141,21 @@ export function spawnNative(req: SpawnRequest): SpawnResult {
   const program = cstring(req.program, 'program');
   const args = req.args.map((a, i) => cstring(a, `args[${i}]`));
   const argv0 = req.argv0 === undefined ? program : cstring(req.argv0, 'argv0');
-  const envp: string[] = [];
+  let envp: string[] | null = null;
   let childPath: string | undefined;
-  for (const [key, value] of Object.entries(req.env)) {
-    if (value === undefined) continue;
-    cstring(key, 'env key');
-    const v = cstring(String(value), `env['${key}']`);
-    if (key === 'PATH') childPath = v;
-    envp.push(`${key}=${v}`);
+  if (isProcessEnviron(req.env)) {
+    // The C environment itself: the addon hands `environ` to the child, with no copy and none of
+    // the ~0.5 us per variable that reading process.env costs (50 us per spawn with 35 of them).
+    childPath = program.includes('/') ? undefined : req.env['PATH'];
+  } else {
+    envp = [];
+    for (const [key, value] of Object.entries(req.env)) {
+      if (value === undefined) continue;
+      cstring(key, 'env key');
+      const v = cstring(String(value), `env['${key}']`);
+      if (key === 'PATH') childPath = v;
+      envp.push(`${key}=${v}`);
+    }
   }
   const cwd = req.cwd === null ? null : cstring(req.cwd, 'cwd');
   const file = resolveExecutable(program, childPath, cwd);
