@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 const fixture = fileURLToPath(new URL('../fixtures/loop-keepalive.mjs', import.meta.url));
 
 describe('keeping the process alive', () => {
-  it('idle, stopped and closed loops and a finished run() let the process end by itself', () => {
-    const child = spawnSync(process.execPath, [fixture], { encoding: 'utf8', timeout: 20000 });
+  it('idle, stopped and closed loops and a finished run() let the process end by itself; dropped loops are collected', () => {
+    const child = spawnSync(process.execPath, ['--expose-gc', fixture], { encoding: 'utf8', timeout: 20000 });
     expect(child.error).toBeUndefined();
     expect(child.signal).toBeNull(); // not killed by the timeout
     expect(child.stderr).toBe('');
