@@ -5,14 +5,22 @@ export {
   SpawnError, type SpawnErrorInit,
 } from './errors.js';
 export { logger, setLogger, type Logger } from './log.js';
-export * from './events.js';
-export * from './policy.js';
+export {
+  AbstractEventLoop, SelectorEventLoop, Handle, TimerHandle, Future, Task, CancelledError,
+  InvalidStateError, type ExceptionContext, type ExceptionHandler,
+} from './events.js';
+export {
+  AbstractEventLoopPolicy, DefaultEventLoopPolicy, WindowsSelectorEventLoopPolicy,
+  WindowsProactorEventLoopPolicy, getEventLoopPolicy, setEventLoopPolicy, getEventLoop, setEventLoop,
+  newEventLoop, getRunningLoop, getChildWatcher, setChildWatcher, run,
+} from './policy.js';
 export {
   AbstractChildWatcher, ThreadedChildWatcher, MultiLoopChildWatcher, SafeChildWatcher,
-  FastChildWatcher, PidfdChildWatcher, canUsePidfd, type ChildCallback, type ExitInfo, type Rusage,
+  FastChildWatcher, PidfdChildWatcher, canUsePidfd, becomeSubreaper, type ChildCallback, type ExitInfo,
+  type Rusage, type FastChildWatcherOptions,
 } from './watchers/index.js';
 export {
   PIPE, STDOUT, DEVNULL, SubprocessProtocol, Process, createSubprocessExec, createSubprocessShell,
-  spawnChild, type StdioSpec, type SubprocessOptions, type SpawnedChild, type SubprocessTransport,
+  spawnChild, UnixSubprocessTransport, type StdioSpec, type SubprocessOptions, type SpawnedChild, type SubprocessTransport,
   type TerminateOptions,
 } from './subprocess/index.js';

@@ -59,6 +59,10 @@ export class Process {
     this.stdin = child.stdinFd !== null ? writeSocket(child.stdinFd) : null;
     this.stdout = child.stdoutFd !== null ? readSocket(child.stdoutFd) : null;
     this.stderr = child.stderrFd !== null ? readSocket(child.stderrFd) : null;
+    // Once the child is gone nobody reads its stdin: close our end so an unused stdin pipe does
+    // not keep Node alive (writes after this are dropped, as they would fail with EPIPE).
+    const stdin = this.stdin;
+    if (stdin !== null) child.onExit(() => { if (!stdin.writableFinished) stdin.destroy(); });
   }
 
   /** The returncode once the exit was reported, else null. */

@@ -57,6 +57,9 @@ export class ReadPipeTransport {
   close(): void {
     this.socket.destroy();
   }
+  abort(): void {
+    this.socket.destroy();
+  }
 }
 
 export class UnixSubprocessTransport implements SubprocessTransport {
@@ -72,7 +75,7 @@ export class UnixSubprocessTransport implements SubprocessTransport {
     private readonly child: WatchedChild,
     private readonly lease: LoopLease,
   ) {
-    loop.callSoon(() => this.protocol.connectionMade(this));
+    this.soon(() => this.protocol.connectionMade(this));
     if (child.stdinFd !== null) {
       this.openPipes++;
       const s = new Socket({ fd: child.stdinFd, readable: false, writable: true });
@@ -82,13 +85,16 @@ export class UnixSubprocessTransport implements SubprocessTransport {
       if (n === null) continue;
       this.openPipes++;
       const s = new Socket({ fd: n, readable: true, writable: false });
-      s.on('data', (data: Buffer) => this.loop.callSoon(() => this.protocol.pipeDataReceived(fd, data)));
+      s.on('data', (data: Buffer) => this.soon(() => this.protocol.pipeDataReceived(fd, data)));
       s.on('error', () => {});
       s.once('close', () => this.pipeLost(fd));
       this.pipes.set(fd, new ReadPipeTransport(s));
     }
     child.onExit(() => {
-      this.loop.callSoon(() => {
+      // The child is gone, and with it the read end of its stdin (unless a grandchild holds it):
+      // close our end, as asyncio's write pipe transport notices the peer closing.
+      this.pipes.get(0)?.abort();
+      this.soon(() => {
         this.exited = true;
         this.protocol.processExited();
         this.tryFinish();
@@ -96,8 +102,21 @@ export class UnixSubprocessTransport implements SubprocessTransport {
     });
   }
 
+  /**
+   * Schedule a protocol call on the loop. Once the loop is closed nothing more can run there:
+   * the call is dropped (the pipes are closed so no more events come).
+   */
+  private soon(fn: () => void): void {
+    if (this.loop.isClosed()) {
+      for (const p of this.pipes.values()) p.abort();
+      this.lease.release();
+      return;
+    }
+    this.loop.callSoon(fn);
+  }
+
   private pipeLost(fd: number): void {
-    this.loop.callSoon(() => {
+    this.soon(() => {
       this.protocol.pipeConnectionLost(fd, null);
       this.openPipes--;
       this.tryFinish();
@@ -107,7 +126,7 @@ export class UnixSubprocessTransport implements SubprocessTransport {
   private tryFinish(): void {
     if (this.finished || !this.exited || this.openPipes > 0) return;
     this.finished = true;
-    this.loop.callSoon(() => {
+    this.soon(() => {
       this.protocol.connectionLost(null);
       this.lease.release();
     });

@@ -9,7 +9,7 @@ import {
   PermissionError, ProcessLookupError, RuntimeError,
 } from '../errors.js';
 import { AbstractEventLoop, loopFromId, loopId } from '../events.js';
-import { getRunningLoop } from '../policy.js';
+import { getRunningLoop } from '../running.js';
 import { checkCallback, checkPid, typeName } from '../util/validate.js';
 import { Delivery, watcherRuntime, type RuntimeWatcher, type WatcherRuntime } from './runtime.js';
 
