@@ -22,7 +22,9 @@ export class NotImplementedError extends Error {
 
 /** Signalling or watching a process that no longer exists (errno ESRCH). */
 export class ProcessLookupError extends Error {
+  /** Always `'ESRCH'`. */
   readonly code = 'ESRCH' as const;
+  /** Always 3 (ESRCH on Linux). */
   readonly errno: number = 3;
   constructor(message?: string, options?: ErrorOptions) {
     super(message ?? 'No such process', options);
@@ -32,7 +34,9 @@ export class ProcessLookupError extends Error {
 
 /** Waiting on a pid that is not (or no longer) our child (errno ECHILD). */
 export class ChildProcessError extends Error {
+  /** Always `'ECHILD'`. */
   readonly code = 'ECHILD' as const;
+  /** Always 10 (ECHILD on Linux). */
   readonly errno: number = 10;
   constructor(message?: string, options?: ErrorOptions) {
     super(message ?? 'No child processes', options);
@@ -42,7 +46,9 @@ export class ChildProcessError extends Error {
 
 /** Not allowed to signal a process or to install a handler (errno EPERM). */
 export class PermissionError extends Error {
+  /** Always `'EPERM'`. */
   readonly code = 'EPERM' as const;
+  /** Always 1 (EPERM on Linux). */
   readonly errno: number = 1;
   constructor(message?: string, options?: ErrorOptions) {
     super(message ?? 'Operation not permitted', options);
@@ -66,10 +72,15 @@ export interface SpawnErrorInit {
 
 /** A child could not be started. Nothing is left behind: no child, fd or handler. */
 export class SpawnError extends Error {
+  /** errno name: `'ENOENT'` (no such program, or a missing `cwd`), `'EACCES'`, `'E2BIG'`, `'EAGAIN'`, ... */
   readonly code: string;
+  /** Positive errno number, as the kernel reported it. */
   readonly errno: number;
+  /** The call that failed: `'posix_spawn'`, `'chdir'`, `'pipe2'`, ... */
   readonly syscall: string;
+  /** The program as the caller gave it. */
   readonly path: string;
+  /** The argument array (without the program). */
   readonly spawnargs: string[];
 
   /**

@@ -3,8 +3,14 @@
 // (NODE_DEBUG=childwatch). Users replace it with setLogger().
 import { debuglog, format } from 'node:util';
 
+/**
+ * Where the messages go that CPython sends to `logging.getLogger('asyncio')` (texts word for
+ * word). Install your own with `setLogger`.
+ */
 export interface Logger {
+  /** A warning, e.g. "Unknown child process pid 42, will report returncode 255". Default: stderr. */
   warning(msg: string): void;
+  /** A debug message. Default: `util.debuglog('childwatch')`, shown with `NODE_DEBUG=childwatch`. */
   debug(msg: string): void;
 }
 
