@@ -29,11 +29,15 @@ import { addon } from '../host/addon.js';
 
 /** What the exception handler receives: `message`, usually `exception`, and more keys. */
 export interface ExceptionContext {
+  /** What happened, e.g. "Exception in callback f()" or "Unknown exception in SIGCHLD handler". */
   message: string;
+  /** The thrown value, when there is one. */
   exception?: unknown;
+  /** Other keys CPython also sets: `handle`, `task`, `future`, `source_traceback`, ... */
   [key: string]: unknown;
 }
 
+/** A loop's exception handler (see `AbstractEventLoop.setExceptionHandler`). */
 export type ExceptionHandler = (loop: AbstractEventLoop, context: ExceptionContext) => void;
 
 /** What a loop tells its listeners (see addLoopListener). */
@@ -128,60 +132,98 @@ function repr(v: unknown): string {
  * implements them. Subclass it for a custom loop (setEventLoop accepts any subclass).
  */
 export abstract class AbstractEventLoop {
+  /**
+   * Run until `stop()` is called. The loop is running as soon as this returns; the promise
+   * resolves once it has stopped. Rejects with `RuntimeError` if the loop is closed or another
+   * loop already runs in this thread.
+   */
   runForever(): Promise<void> { throw new NotImplementedError('runForever'); }
+  /**
+   * Run until `future` is done and return its result (or throw its exception). A function is
+   * called once the loop runs, so inside it `getRunningLoop()` is this loop.
+   */
   runUntilComplete<T>(future: Promise<T> | PromiseLike<T> | (() => PromiseLike<T>)): Promise<T> {
     void future; throw new NotImplementedError('runUntilComplete');
   }
+  /** Stop running after the callbacks already scheduled have run. */
   stop(): void { throw new NotImplementedError('stop'); }
+  /** True while `runForever` / `runUntilComplete` is running this loop. */
   isRunning(): boolean { throw new NotImplementedError('isRunning'); }
+  /** True once `close()` was called. */
   isClosed(): boolean { throw new NotImplementedError('isClosed'); }
+  /** Close the loop: pending callbacks are dropped. `RuntimeError` while it runs. */
   close(): void { throw new NotImplementedError('close'); }
+  /** Call `cb(...args)` in the next iteration of the loop (FIFO). */
   callSoon<A extends unknown[]>(cb: (...args: A) => unknown, ...args: A): Handle {
     void cb; void args; throw new NotImplementedError('callSoon');
   }
+  /** As `callSoon`, and wake the loop; the host's native callbacks use it. */
   callSoonThreadsafe<A extends unknown[]>(cb: (...args: A) => unknown, ...args: A): Handle {
     void cb; void args; throw new NotImplementedError('callSoonThreadsafe');
   }
+  /** Call `cb(...args)` after `delaySeconds` seconds (on the `time()` clock). */
   callLater<A extends unknown[]>(delaySeconds: number, cb: (...args: A) => unknown, ...args: A): TimerHandle {
     void delaySeconds; void cb; void args; throw new NotImplementedError('callLater');
   }
+  /** Call `cb(...args)` at time `when`, a value of `time()`. */
   callAt<A extends unknown[]>(when: number, cb: (...args: A) => unknown, ...args: A): TimerHandle {
     void when; void cb; void args; throw new NotImplementedError('callAt');
   }
+  /** The loop's clock: monotonic seconds. */
   time(): number { throw new NotImplementedError('time'); }
+  /** A new Future bound to this loop. */
   createFuture<T>(): Future<T> { throw new NotImplementedError('createFuture'); }
+  /** Run `work` (a promise, or a function returning one) as a Task of this loop. */
   createTask<T>(work: TaskWork<T>): Task<T> { void work; throw new NotImplementedError('createTask'); }
+  /**
+   * Call `cb(...args)` on this loop whenever signal `sig` (a number or a name such as
+   * `'SIGTERM'`) arrives. Main thread only (`RuntimeError` elsewhere, as in Python).
+   */
   addSignalHandler<A extends unknown[]>(sig: number | NodeJS.Signals, cb: (...args: A) => unknown, ...args: A): void {
     void sig; void cb; void args; throw new NotImplementedError('addSignalHandler');
   }
+  /** Remove the handler of `sig`: true if there was one. */
   removeSignalHandler(sig: number | NodeJS.Signals): boolean {
     void sig; throw new NotImplementedError('removeSignalHandler');
   }
+  /** Call `cb(...args)` on this loop while `fd` is readable. */
   addReader<A extends unknown[]>(fd: number, cb: (...args: A) => unknown, ...args: A): void {
     void fd; void cb; void args; throw new NotImplementedError('addReader');
   }
+  /** Stop watching `fd`: true if a reader was registered. The fd is not closed. */
   removeReader(fd: number): boolean { void fd; throw new NotImplementedError('removeReader'); }
+  /**
+   * Python's `loop.subprocess_exec`: start `program` with `args` (no shell) and connect its
+   * pipes to the protocol that `protocolFactory` makes. Resolves with `[transport, protocol]`.
+   */
   subprocessExec<P extends SubprocessProtocol>(protocolFactory: () => P, program: string,
     args?: string[], options?: SubprocessOptions): Promise<[SubprocessTransport, P]> {
     void protocolFactory; void program; void args; void options;
     throw new NotImplementedError('subprocessExec');
   }
+  /** Python's `loop.subprocess_shell`: as `subprocessExec`, running `/bin/sh -c cmd`. */
   subprocessShell<P extends SubprocessProtocol>(protocolFactory: () => P, cmd: string,
     options?: SubprocessOptions): Promise<[SubprocessTransport, P]> {
     void protocolFactory; void cmd; void options;
     throw new NotImplementedError('subprocessShell');
   }
+  /** Install `handler(loop, context)` for errors the loop catches (null: the default handler). */
   setExceptionHandler(handler: ExceptionHandler | null): void {
     void handler; throw new NotImplementedError('setExceptionHandler');
   }
+  /** The handler installed with `setExceptionHandler`, or null. */
   getExceptionHandler(): ExceptionHandler | null { throw new NotImplementedError('getExceptionHandler'); }
+  /** Report `context` to the installed handler, else to `defaultExceptionHandler`. */
   callExceptionHandler(context: ExceptionContext): void {
     void context; throw new NotImplementedError('callExceptionHandler');
   }
+  /** Log `context` through the `logger`. */
   defaultExceptionHandler(context: ExceptionContext): void {
     void context; throw new NotImplementedError('defaultExceptionHandler');
   }
+  /** Whether debug mode is on (`run(main, { debug: true })`, `CHILDWATCH_DEBUG=1`). */
   getDebug(): boolean { throw new NotImplementedError('getDebug'); }
+  /** Turn debug mode on or off. */
   setDebug(enabled: boolean): void { void enabled; throw new NotImplementedError('setDebug'); }
 }
 
@@ -358,10 +400,12 @@ export class SelectorEventLoop extends AbstractEventLoop {
     loopId(this);
   }
 
+  /** `<SelectorEventLoop running=false closed=false debug=false>` */
   override toString(): string {
     return `<${this.constructor.name} running=${this.isRunning()} closed=${this.isClosed()} debug=${this.getDebug()}>`;
   }
 
+  /** `util.inspect` shows `toString()`. */
   [inspect.custom](): string {
     return this.toString();
   }
