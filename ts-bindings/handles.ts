@@ -44,11 +44,13 @@ export class Handle {
     return info;
   }
 
+  /** `<Handle cancelled f(1, 2)>`, Python's repr. */
   toString(): string {
     if (this._repr !== null) return this._repr;
     return `<${this._reprInfo().join(' ')}>`;
   }
 
+  /** `util.inspect` shows `toString()`. */
   [inspect.custom](): string {
     return this.toString();
   }
@@ -66,6 +68,7 @@ export class Handle {
     }
   }
 
+  /** True once `cancel()` was called. */
   cancelled(): boolean {
     return this._cancelled;
   }
