@@ -71,6 +71,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     this._loop = options?.loop ?? _getEventLoopForFuture();
   }
 
+  /** The loop this future belongs to (its done callbacks run there). */
   getLoop(): AbstractEventLoop {
     return this._loop;
   }
@@ -88,10 +89,12 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return info;
   }
 
+  /** `<Future pending>`, `<Task finished name='Task-1' result=3>`: Python's repr. */
   toString(): string {
     return `<${this.constructor.name} ${this._reprInfo().join(' ')}>`;
   }
 
+  /** `util.inspect` shows `toString()`. */
   [inspect.custom](): string {
     return this.toString();
   }
@@ -114,6 +117,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return true;
   }
 
+  /** True if the future was cancelled. */
   cancelled(): boolean {
     return this._state === 'CANCELLED';
   }
@@ -230,10 +234,12 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return this._getPromise().then(onfulfilled, onrejected);
   }
 
+  /** As `Promise.prototype.catch`: rejects with `CancelledError` if the future was cancelled. */
   catch<R = never>(onrejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
     return this._getPromise().catch(onrejected);
   }
 
+  /** As `Promise.prototype.finally`. */
   finally(onfinally?: (() => void) | null): Promise<T> {
     return this._getPromise().finally(onfinally);
   }
@@ -284,10 +290,12 @@ export class Task<T = unknown> extends Future<T> {
     }
   }
 
+  /** The task's name: the `name` option, or `Task-<n>`. */
   getName(): string {
     return this._name;
   }
 
+  /** Rename the task (shown in its `toString()`). */
   setName(name: string): void {
     this._name = String(name);
   }
@@ -355,11 +363,13 @@ export class Task<T = unknown> extends Future<T> {
     return super.cancel(msg);
   }
 
+  /** Not for tasks: always throws `RuntimeError` (a task's result comes from its work). */
   override setResult(result: T): void {
     void result;
     throw new RuntimeError('Task does not support set_result operation');
   }
 
+  /** Not for tasks: always throws `RuntimeError`. */
   override setException(exception: unknown): void {
     void exception;
     throw new RuntimeError('Task does not support set_exception operation');
