@@ -44,6 +44,7 @@ export abstract class AbstractEventLoopPolicy {
     throw new NotImplementedError('AbstractEventLoopPolicy.getEventLoop');
   }
 
+  /** Make `loop` the current loop of the current context (null clears it). */
   setEventLoop(loop: AbstractEventLoop | null): void {
     void loop;
     throw new NotImplementedError('AbstractEventLoopPolicy.setEventLoop');
@@ -54,10 +55,12 @@ export abstract class AbstractEventLoopPolicy {
     throw new NotImplementedError('AbstractEventLoopPolicy.newEventLoop');
   }
 
+  /** The child watcher that subprocesses started under this policy are registered with. */
   getChildWatcher(): AbstractChildWatcher {
     throw new NotImplementedError('AbstractEventLoopPolicy.getChildWatcher');
   }
 
+  /** Install `watcher` as the policy's child watcher (null removes it). */
   setChildWatcher(watcher: AbstractChildWatcher | null): void {
     void watcher;
     throw new NotImplementedError('AbstractEventLoopPolicy.setChildWatcher');
@@ -72,7 +75,13 @@ export abstract class AbstractEventLoopPolicy {
  */
 export class DefaultEventLoopPolicy extends AbstractEventLoopPolicy {
   /** Python's `_Local`: this thread's current loop and whether setEventLoop was called. */
-  protected _local: { loop: AbstractEventLoop | null; setCalled: boolean } = { loop: null, setCalled: false };
+  protected _local: {
+    /** This thread's current loop, or null. */
+    loop: AbstractEventLoop | null;
+    /** Whether setEventLoop was called in this thread (then no loop is created implicitly). */
+    setCalled: boolean;
+  } = { loop: null, setCalled: false };
+  /** The installed child watcher, or null until getChildWatcher creates one (Python's `_watcher`). */
   protected _watcher: AbstractChildWatcher | null = null;
 
   /** Python's `_loop_factory`: the class newEventLoop() instantiates. */
@@ -126,6 +135,10 @@ export class DefaultEventLoopPolicy extends AbstractEventLoopPolicy {
     return this._watcher!;
   }
 
+  /**
+   * Python's `_init_watcher`: create the default watcher if there is none, and on the main thread
+   * attach it to the current loop. Override to choose another watcher lazily.
+   */
   protected _initWatcher(): void {
     if (this._watcher !== null) return;
     const watcher = createDefaultChildWatcher();
