@@ -13,10 +13,13 @@ import { getRunningLoop } from '../running.js';
 import { checkCallback, checkPid, typeName } from '../util/validate.js';
 import { Delivery, watcherRuntime, type RuntimeWatcher, type WatcherRuntime } from './runtime.js';
 
+/** @internal The shared base of the five watchers (not exported: subclass AbstractChildWatcher). */
 export abstract class CoreChildWatcher extends AbstractChildWatcher implements RuntimeWatcher {
+  /** @internal How callbacks reach their loop. */
   abstract readonly delivery: Delivery;
-  /** The core's id for this watcher. */
+  /** @internal The core's id for this watcher. */
   protected readonly coreId: number;
+  /** @internal This thread's watcher runtime (core instance, host, token table). */
   protected readonly runtime: WatcherRuntime;
 
   protected constructor(strategy: Strategy) {
@@ -26,6 +29,7 @@ export abstract class CoreChildWatcher extends AbstractChildWatcher implements R
   }
 
   /**
+   * @internal
    * The loop a registration is delivered on: Threaded, MultiLoop and Pidfd use the running loop
    * (RuntimeError('no running event loop') without one); Safe and Fast their attached loop.
    */
@@ -70,6 +74,7 @@ export abstract class CoreChildWatcher extends AbstractChildWatcher implements R
     return this.runtime.core.registeredCount(this.coreId);
   }
 
+  /** @internal The exception for a negative `add-child` result. */
   protected addError(rc: number, pid: number): Error {
     switch (rc) {
       case ADD_NOT_ATTACHED:
@@ -85,11 +90,12 @@ export abstract class CoreChildWatcher extends AbstractChildWatcher implements R
     }
   }
 
-  /** The running loop, as Python's `events.get_running_loop()`. */
+  /** @internal The running loop, as Python's `events.get_running_loop()`. */
   protected runningLoop(): AbstractEventLoop {
     return getRunningLoop();
   }
 
+  /** @internal TypeError unless `loop` is an AbstractEventLoop or null. */
   protected checkLoopArgument(loop: unknown): asserts loop is AbstractEventLoop | null {
     if (loop !== null && !(loop instanceof AbstractEventLoop)) {
       throw new TypeError(`loop must be an AbstractEventLoop or null, not '${typeName(loop)}'`);
@@ -102,18 +108,25 @@ export abstract class CoreChildWatcher extends AbstractChildWatcher implements R
  * thread and an attached, running loop; callbacks run synchronously on that loop.
  */
 export abstract class AttachedLoopChildWatcher extends CoreChildWatcher {
+  /** @internal Callbacks run synchronously on the attached loop. */
   readonly delivery = Delivery.Synchronous;
 
+  /** @internal */
   protected registrationLoop(): AbstractEventLoop | null {
     return this.attachedLoop();
   }
 
-  /** The loop this watcher is attached to, or null. */
+  /** @internal The loop this watcher is attached to, or null. */
   protected attachedLoop(): AbstractEventLoop | null {
     const id = this.runtime.core.attachedLoop(this.coreId);
     return id === 0 ? null : (loopFromId(id) ?? null);
   }
 
+  /**
+   * Move the SIGCHLD handler to `loop` (null detaches), then sweep: exits that happened while
+   * detached are delivered now. Main thread only; `RuntimeError` for a closed loop. Detaching
+   * with handlers pending emits one `RuntimeWarning`.
+   */
   override attachLoop(loop: AbstractEventLoop | null): void {
     this.checkLoopArgument(loop);
     if (!isMainThread) {
@@ -128,11 +141,13 @@ export abstract class AttachedLoopChildWatcher extends CoreChildWatcher {
     }
   }
 
+  /** True while a loop is attached and running. */
   override isActive(): boolean {
     const loop = this.attachedLoop();
     return loop !== null && this.runtime.core.isActive(this.coreId) && loop.isRunning();
   }
 
+  /** Forget every handler and detach from the loop (no warning). */
   override close(): void {
     this.runtime.core.close(this.coreId);
     this.runtime.releaseAll(this);
@@ -144,8 +159,10 @@ export abstract class AttachedLoopChildWatcher extends CoreChildWatcher {
  * was made, through `callSoonThreadsafe`, in any thread.
  */
 export abstract class RunningLoopChildWatcher extends CoreChildWatcher {
+  /** @internal Callbacks go to the registering loop through callSoonThreadsafe. */
   readonly delivery = Delivery.Threadsafe;
 
+  /** @internal */
   protected registrationLoop(): AbstractEventLoop {
     return this.runningLoop();
   }
