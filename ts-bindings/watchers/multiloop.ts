@@ -6,6 +6,14 @@ import { Strategy } from '../core/types.js';
 import type { AbstractEventLoop } from '../events.js';
 import { RunningLoopChildWatcher } from './base.js';
 
+/**
+ * One process-wide SIGCHLD subscription (libuv's signal handling, never a raw `sigaction`); on
+ * each SIGCHLD a non-blocking wait on every registered pid. The exit is delivered on the loop
+ * that was running at `addChildHandler`, so one watcher serves every loop of the thread.
+ *
+ * Cost: O(n) per SIGCHLD for n registered children. No threads. Call `attachLoop` once (with
+ * any argument) before use: that subscribes to SIGCHLD. Never waits on a pid it was not given.
+ */
 export class MultiLoopChildWatcher extends RunningLoopChildWatcher {
   constructor() {
     super(Strategy.MultiLoop);
