@@ -14,6 +14,7 @@ import { RuntimeError } from '../errors.js';
 import { typeName } from '../util/validate.js';
 import { AttachedLoopChildWatcher } from './base.js';
 
+/** Options of `new FastChildWatcher(options)` (beyond CPython). */
 export interface FastChildWatcherOptions {
   /** Make this process a child subreaper and report orphans through `onOrphanExit`. */
   subreaper?: boolean;
@@ -31,6 +32,20 @@ export function becomeSubreaper(on = true): void {
   if (rc < 0) throw new RuntimeError(`prctl(PR_SET_CHILD_SUBREAPER) failed: errno ${-rc}`);
 }
 
+/**
+ * SIGCHLD through the attached loop; on each signal `wait4(-1, WNOHANG)` until no child is left.
+ * Callbacks run on the attached loop.
+ *
+ * Cost: O(1) per exit, no threads. But it reaps EVERY child of the process, including children
+ * started by `node:child_process` (which then never emit `'exit'`) or by native modules. Main
+ * thread only; needs `attachLoop(loop)`, and `enter()` before `addChildHandler`
+ * (`RuntimeError('Must use the context manager')` otherwise). Exits of pids not registered yet
+ * are kept while a bracket is open and delivered if the pid is registered before the outermost
+ * `exit()`.
+ *
+ * Beyond CPython: `new FastChildWatcher({ subreaper: true, onOrphanExit })` makes the process a
+ * child subreaper, so orphaned grandchildren are reparented to it and reaped (Node as PID 1).
+ */
 export class FastChildWatcher extends AttachedLoopChildWatcher {
   /** Whether this watcher made the process a subreaper. */
   readonly subreaper: boolean;
