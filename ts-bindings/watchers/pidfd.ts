@@ -7,6 +7,16 @@ import { Strategy } from '../core/types.js';
 import type { AbstractEventLoop } from '../events.js';
 import { RunningLoopChildWatcher } from './base.js';
 
+/**
+ * One pidfd per child (`pidfd_open`), watched for readability by a libuv poll handle; when
+ * it becomes readable the child is reaped and the callback scheduled on the loop that was running
+ * at `addChildHandler`.
+ *
+ * Cost: O(1) per exit, one fd per live child. No signals, no threads, immune to pid reuse. Never
+ * waits on a pid it was not given. Linux >= 5.3 (`canUsePidfd()`); the default there. If
+ * `pidfd_open` fails for lack of fds, that child is watched by a waiter thread instead. An
+ * already reaped pid fails `addChildHandler` with `ProcessLookupError`.
+ */
 export class PidfdChildWatcher extends RunningLoopChildWatcher {
   constructor() {
     super(Strategy.Pidfd);
