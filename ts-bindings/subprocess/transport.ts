@@ -62,6 +62,10 @@ export class ReadPipeTransport {
   }
 }
 
+/**
+ * The `SubprocessTransport` that `loop.subprocessExec` / `loop.subprocessShell` return
+ * (Python's `_UnixSubprocessTransport`).
+ */
 export class UnixSubprocessTransport implements SubprocessTransport {
   private readonly pipes = new Map<number, WritePipeTransport | ReadPipeTransport>();
   private openPipes = 0;
@@ -69,6 +73,7 @@ export class UnixSubprocessTransport implements SubprocessTransport {
   private closing = false;
   private finished = false;
 
+  /** @internal Made by `loop.subprocessExec` / `loop.subprocessShell`. */
   constructor(
     private readonly loop: AbstractEventLoop,
     private readonly protocol: SubprocessProtocol,
@@ -180,6 +185,7 @@ export class UnixSubprocessTransport implements SubprocessTransport {
     return this.child.exited;
   }
 
+  /** `<UnixSubprocessTransport pid=42 running>` or `... returncode=0>`. */
   toString(): string {
     return `<UnixSubprocessTransport pid=${this.child.pid}${this.child.returncode !== null ? ` returncode=${this.child.returncode}` : ' running'}>`;
   }
