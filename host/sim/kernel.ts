@@ -12,15 +12,22 @@ import {
   type CoreExports, type ExitEvent, type HostImports, type WaitRecord,
 } from '../../ts-bindings/core/types.js';
 
+/** A simulated process's life: running, then zombie (exited, not waited for), then reaped. */
 export type ProcState = 'running' | 'zombie' | 'reaped';
 
+/** One entry of `SimKernel.procs`. */
 export interface SimProcess {
+  /** Its pid. */
   pid: number;
+  /** Where it is in its life. */
   state: ProcState;
   /** Raw wait status once exited. */
   status: number;
+  /** User CPU time its wait reports, in microseconds. */
   userMicros: number;
+  /** System CPU time its wait reports, in microseconds. */
   systemMicros: number;
+  /** Peak RSS its wait reports, in KiB. */
   maxRssKiB: number;
   /** Exit order (for `wait-any`, which reaps the oldest zombie first). */
   exitSeq: number;
@@ -28,20 +35,30 @@ export interface SimProcess {
 
 /** One host call as the core made it. */
 export interface HostCall {
+  /** The import, by its camelCase name (`waitPid` for WIT `wait-pid`). */
   fn: keyof HostImports;
+  /** Its scalar arguments. */
   args: number[];
+  /** What the sim returned (undefined for the void imports). */
   result: number | undefined;
 }
 
+/** One `report` call of the core (a warning or debug event; see the WIT `report-code`). */
 export interface SimReport {
+  /** The WIT `report-code`, as its index. */
   code: ReportCode;
+  /** The core's watcher id. */
   watcher: number;
+  /** The pid it is about. */
   pid: number;
+  /** The code-specific value (a returncode, an errno, a count). */
   value: number;
 }
 
+/** The host imports `SimKernel.inject` can make fail. */
 export type InjectableImport = Exclude<keyof HostImports, 'report' | 'pidfdClose' | 'unsubscribeSigchld'>;
 
+/** Options of `new SimKernel(options)`. */
 export interface SimKernelOptions {
   /** The first pid `spawn` hands out (default 100). */
   firstPid?: number;
@@ -63,9 +80,22 @@ export function signaledStatus(signal: number, coreDumped = false): number {
 }
 
 
+/**
+ * A deterministic fake kernel that implements the watcher core's WIT `host` imports
+ * (`HostImports`): a process table, raw wait statuses, coalescing SIGCHLD, pidfds, waiter threads,
+ * pid reuse, children reaped elsewhere, injected errors, and a log of every host call.
+ *
+ * Nothing happens by itself: you spawn and end processes (`spawn`, `exit`, `kill`), then let the
+ * kernel tell the core (`deliverSigchld`, `deliverPidfds`, `finishWaiters`, or `notify` for all),
+ * and collect the exits the core queued with `drain`. Load the core with this object as its host,
+ * then call `attach(core)`.
+ */
 export class SimKernel implements HostImports {
+  /** The process table, by pid. */
   readonly procs = new Map<number, SimProcess>();
+  /** Every host call the core made, in order (when `logCalls` is on). */
   readonly calls: HostCall[] = [];
+  /** Every `report` of the core, in order. */
   readonly reports: SimReport[] = [];
   /** SIGCHLD subscriptions: watcher -> loop (0: process-wide). */
   readonly sigchldSubscriptions = new Map<number, number>();
@@ -180,6 +210,7 @@ export class SimKernel implements HostImports {
     p.state = 'reaped';
   }
 
+  /** The state of `pid`, or undefined if it never existed. */
   state(pid: number): ProcState | undefined {
     return this.procs.get(pid)?.state;
   }
@@ -189,6 +220,7 @@ export class SimKernel implements HostImports {
     return [...this.procs.values()].filter((p) => p.state === 'zombie').map((p) => p.pid);
   }
 
+  /** True if a child exited since the last SIGCHLD was delivered. */
   get isSigchldPending(): boolean {
     return this.sigchldPending;
   }
@@ -220,6 +252,7 @@ export class SimKernel implements HostImports {
   // HostImports
   // ------------------------------------------------------------------------------------------
 
+  /** WIT `wait-pid`: reap `pid` if it is a zombie (its pid, `out` filled), 0 if running, -ECHILD if not a child. */
   waitPid(pid: number, out: WaitRecord): number {
     let r: number;
     if (pid <= 0) {
@@ -233,6 +266,7 @@ export class SimKernel implements HostImports {
     return r;
   }
 
+  /** WIT `wait-any`: reap the oldest zombie; 0 if children run but none exited; -ECHILD if none. */
   waitAny(out: WaitRecord): number {
     let r = this.injectedWait('waitAny');
     if (r === 0) {
@@ -274,6 +308,7 @@ export class SimKernel implements HostImports {
     return p.pid;
   }
 
+  /** WIT `pidfd-open`: a new fd, or -ESRCH if `pid` is not alive (running or zombie). */
   pidfdOpen(pid: number): number {
     let r = -this.takeInjected('pidfdOpen');
     if (r === 0) {
@@ -288,6 +323,7 @@ export class SimKernel implements HostImports {
     return r;
   }
 
+  /** WIT `watch-pidfd`: `deliverPidfds` / `firePidfd` later call the core's `on-pidfd-ready` once. */
   watchPidfd(watcher: number, pid: number, fd: number): number {
     let r = -this.takeInjected('watchPidfd');
     if (r === 0) {
@@ -298,12 +334,14 @@ export class SimKernel implements HostImports {
     return r;
   }
 
+  /** WIT `pidfd-close`. */
   pidfdClose(fd: number): void {
     this.watchedPidfds.delete(fd);
     this.pidfds.delete(fd);
     this.log('pidfdClose', [fd], undefined);
   }
 
+  /** WIT `subscribe-sigchld`: `deliverSigchld` calls the core's `on-sigchld` for this watcher. */
   subscribeSigchld(watcher: number, loop: number): number {
     let r = -this.takeInjected('subscribeSigchld');
     if (r === 0) this.sigchldSubscriptions.set(watcher, loop);
@@ -311,11 +349,13 @@ export class SimKernel implements HostImports {
     return r;
   }
 
+  /** WIT `unsubscribe-sigchld`. */
   unsubscribeSigchld(watcher: number): void {
     this.sigchldSubscriptions.delete(watcher);
     this.log('unsubscribeSigchld', [watcher], undefined);
   }
 
+  /** WIT `start-waiter`: a simulated thread; `finishWaiters` makes it report `on-waiter-done`. */
   startWaiter(watcher: number, pid: number): number {
     let r = -this.takeInjected('startWaiter');
     if (r === 0) {
@@ -328,6 +368,7 @@ export class SimKernel implements HostImports {
     return r;
   }
 
+  /** WIT `report`: recorded in `reports`. */
   report(code: ReportCode, watcher: number, pid: number, value: number): void {
     this.reports.push({ code, watcher, pid, value });
     this.log('report', [code, watcher, pid, value], undefined);
@@ -442,14 +483,17 @@ export class SimKernel implements HostImports {
     return this.calls.filter((c) => c.fn === 'waitPid').map((c) => c.args[0]);
   }
 
+  /** The logged calls of one import. */
   callsOf(fn: keyof HostImports): HostCall[] {
     return this.calls.filter((c) => c.fn === fn);
   }
 
+  /** The reports with one code. */
   reportsOf(code: ReportCode): SimReport[] {
     return this.reports.filter((r) => r.code === code);
   }
 
+  /** Empty `calls` and `reports`. */
   clearLog(): void {
     this.calls.length = 0;
     this.reports.length = 0;
