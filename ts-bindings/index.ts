@@ -1,5 +1,10 @@
 // childwatch: Python asyncio's event-loop policies and child watchers for Node.
 // The public API (../shared/spec/API.md); everything else is internal.
+/**
+ * Python asyncio's event-loop policies and child watchers for Node: `import ... from 'childwatch'`.
+ *
+ * @module childwatch
+ */
 export {
   RuntimeError, NotImplementedError, ProcessLookupError, ChildProcessError, PermissionError,
   SpawnError, type SpawnErrorInit,
