@@ -491,16 +491,18 @@ export class Watcher {
 
   /** A waiter thread finished with `result` (reaped pid, or -errno; status in the wait area).
    *  A pid without registration (destroyed, or never ours) is dropped silently. ECHILD gives
-   *  returncode 255 with `unknown-child-status`; any other failure gives the same with
-   *  `host-error`, so the callback still runs exactly once. */
-  waiterDone(pid: i32, result: i32): void {
+   *  returncode 255 with `stolen` (the strategy's own "status taken by someone else" report:
+   *  `unknown-child-status`, or Pidfd's `pidfd-status-already-read` for its fallback threads);
+   *  any other failure gives the same with `host-error`, so the callback still runs exactly
+   *  once. */
+  waiterDone(pid: i32, result: i32, stolen: i32 = Report.UnknownChildStatus): void {
     const slot = this.reg.find(pid);
     if (slot >= 0 && (this.reg.get(slot, C_FLAGS) & F_WAITER) != 0) {
       const loop = <u32>this.reg.get(slot, C_LOOP);
       if (result > 0) {
         this.deliverWaited(slot, pid, loop);
       } else if (result == -ECHILD) {
-        this.deliverUnknown(slot, pid, loop, Report.UnknownChildStatus, ECHILD);
+        this.deliverUnknown(slot, pid, loop, stolen, ECHILD);
       } else {
         this.deliverUnknown(slot, pid, loop, Report.HostError, -result);
       }

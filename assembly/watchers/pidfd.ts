@@ -10,7 +10,8 @@
 // EMFILE, ENFILE or ENOMEM the pid is watched by a waiter thread instead
 // (`pidfd-fallback-to-thread`); other errors are returned as they are. A failing `watch-pidfd`
 // closes the pidfd, reports `host-error` and falls back to a waiter thread too.
-// A status taken by someone else (ECHILD) gives returncode 255 and `pidfd-status-already-read`.
+// A status taken by someone else (ECHILD) gives returncode 255 and `pidfd-status-already-read`,
+// on the pidfd path and on the fallback thread's alike.
 //
 // Cost per exit: O(1) (one lookup, one wait, one close). Interferes with: nothing; one fd per
 // running child.
@@ -86,7 +87,8 @@ export class PidfdWatcher extends Watcher {
   }
 
   onWaiterDone(pid: i32, result: i32): void {
-    this.waiterDone(pid, result);
+    // A fallback thread that finds the status taken reports it as every Pidfd path does.
+    this.waiterDone(pid, result, Report.PidfdStatusAlreadyRead);
   }
 
   release(): void {
