@@ -135,6 +135,8 @@ export interface NativeAddon {
   errname(errno: number): string;
   /** The test-only fault-injection spec read from CHILDWATCH_FAULTS at load, or ''. */
   faults(): string;
+  /** For every op with a CHILDWATCH_FAULTS rule: how many calls were failed so far (process-wide). */
+  faultHits(): Record<string, number>;
 }
 
 export interface NativePoll extends NativeHandle {

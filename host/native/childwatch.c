@@ -102,12 +102,14 @@ extern char **environ;
  * poll (uv_poll_init of pollFd), signal (uv_signal_start of signalSubscribe).
  * Example: CHILDWATCH_FAULTS=pidfd_open=EMFILE:2,spawn=EAGAIN:1,wait4=EINTR:3,kill=EPERM
  * An unknown op or errno makes the whole spec ignored (faults() then reports "invalid: ...").
+ * faultHits() tells how many calls of each op with a rule were failed so far (tests use it to
+ * show that an injected fault was really met, e.g. an EINTR that was retried invisibly).
  */
 enum { CWF_SPAWN, CWF_PIPE2, CWF_PIDFD_OPEN, CWF_WAIT4, CWF_WAITID, CWF_KILL, CWF_THREAD,
        CWF_POLL, CWF_SIGNAL, CWF_COUNT };
 static const char *const cwf_ops[CWF_COUNT] = {
   "spawn", "pipe2", "pidfd_open", "wait4", "waitid", "kill", "thread", "poll", "signal"};
-static struct { int err; long remaining; /* < 0: always */ } cwf_rules[CWF_COUNT];
+static struct { int err; long remaining; /* < 0: always */ long hits; } cwf_rules[CWF_COUNT];
 static char cwf_spec[512];
 static int cwf_any;
 static pthread_once_t cwf_once = PTHREAD_ONCE_INIT;
@@ -167,11 +169,12 @@ static int cwf_hit(int op) {
   if (!cwf_any || !cwf_rules[op].err) return 0;
   r = __atomic_load_n(&cwf_rules[op].remaining, __ATOMIC_RELAXED);
   for (;;) {
-    if (r < 0) return cwf_rules[op].err;
     if (r == 0) return 0;
-    if (__atomic_compare_exchange_n(&cwf_rules[op].remaining, &r, r - 1, 0, __ATOMIC_RELAXED,
-                                    __ATOMIC_RELAXED))
+    if (r < 0 || __atomic_compare_exchange_n(&cwf_rules[op].remaining, &r, r - 1, 0,
+                                             __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+      __atomic_add_fetch(&cwf_rules[op].hits, 1, __ATOMIC_RELAXED);
       return cwf_rules[op].err;
+    }
   }
 }
 
@@ -1134,6 +1137,19 @@ static napi_value cw_faults(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/* faultHits(): { op: calls failed so far } for every op with a rule. */
+static napi_value cw_fault_hits(napi_env env, napi_callback_info info) {
+  napi_value r;
+  int op;
+  (void)info;
+  napi_create_object(env, &r);
+  for (op = 0; op < CWF_COUNT; op++)
+    if (cwf_rules[op].err)
+      cw_set(env, r, cwf_ops[op],
+             cw_int(env, (double)__atomic_load_n(&cwf_rules[op].hits, __ATOMIC_RELAXED)));
+  return r;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* spawn.                                                                                      */
 
@@ -1549,6 +1565,7 @@ NAPI_MODULE_INIT() {
       CW_FN("getSubreaper", cw_get_subreaper),
       CW_FN("errname", cw_errname),
       CW_FN("faults", cw_faults),
+      CW_FN("faultHits", cw_fault_hits),
 #undef CW_FN
     };
     napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
