@@ -17,6 +17,9 @@ export interface TerminateOptions {
   graceMs?: number;
 }
 
+/** The longest delay Node's setTimeout honours (2^31-1 ms, about 24.8 days). */
+const MAX_GRACE_MS = 0x7fffffff;
+
 function readSocket(fd: number): Socket {
   return new Socket({ fd, readable: true, writable: false, allowHalfOpen: false });
 }
@@ -122,20 +125,34 @@ export class Process {
       throw new TypeError(`options must be an object, not '${typeName(options)}'`);
     }
     const grace = options.graceMs ?? 5000;
-    if (typeof grace !== 'number') throw new TypeError(`graceMs must be a number, not '${typeName(grace)}'`);
-    if (!(grace >= 0) || !Number.isFinite(grace)) throw new RangeError(`graceMs must be a finite number >= 0, got ${grace}`);
+    if (typeof grace !== 'number') throw new TypeError(`options.graceMs must be a number, not '${typeName(grace)}'`);
+    if (!(grace >= 0) || grace > MAX_GRACE_MS) {
+      // Past 2^31-1 ms Node's setTimeout would fire after 1 ms instead (TimeoutOverflowWarning).
+      throw new RangeError(`options.graceMs must be a number of milliseconds between 0 and ${MAX_GRACE_MS}, got ${grace}`);
+    }
     if (this.returncode !== null) return Promise.resolve(this.returncode);
     try {
       this.child.sendSignal('SIGTERM');
-    } catch {
-      return this.wait(); // exited meanwhile
+    } catch (err) {
+      // Exited meanwhile: its returncode is on the way. Anything else (EPERM) is the caller's
+      // to see, not a wait that never ends.
+      if (err instanceof ProcessLookupError) return this.wait();
+      return Promise.reject(err);
     }
-    const timer = setTimeout(() => {
-      if (!this.child.reaped) {
-        try { this.child.sendSignal('SIGKILL'); } catch { /* exited meanwhile */ }
-      }
-    }, grace);
-    return this.wait().finally(() => clearTimeout(timer));
+    return new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.child.reaped) return;
+        try {
+          this.child.sendSignal('SIGKILL');
+        } catch (err) {
+          if (!(err instanceof ProcessLookupError)) reject(err);
+        }
+      }, grace);
+      void this.wait().then((rc) => {
+        clearTimeout(timer);
+        resolve(rc);
+      });
+    });
   }
 
   /** SIGKILL. */
