@@ -161,16 +161,15 @@ export class DefaultEventLoopPolicy extends AbstractEventLoopPolicy {
   }
 }
 
-function checkWindows(name: string): void {
-  if (process.platform !== 'win32') {
-    throw new RuntimeError(`${name} is only available on Windows (process.platform 'win32'), not on '${process.platform}'`);
-  }
-}
-
-/** Windows only: Python's WindowsSelectorEventLoopPolicy. RuntimeError elsewhere. */
-export class WindowsSelectorEventLoopPolicy extends DefaultEventLoopPolicy {
-  constructor() {
-    checkWindows('WindowsSelectorEventLoopPolicy');
+/**
+ * The shared shape of Python's two Windows policies: constructing one elsewhere is a RuntimeError
+ * naming Windows, and there are no child watchers on Windows (NotImplementedError).
+ */
+abstract class WindowsEventLoopPolicy extends DefaultEventLoopPolicy {
+  protected constructor(name: string) {
+    if (process.platform !== 'win32') {
+      throw new RuntimeError(`${name} is only available on Windows (process.platform 'win32'), not on '${process.platform}'`);
+    }
     super();
   }
 
@@ -179,26 +178,24 @@ export class WindowsSelectorEventLoopPolicy extends DefaultEventLoopPolicy {
     throw new NotImplementedError('getChildWatcher is not available on Windows');
   }
 
+  /** No child watchers on Windows. */
   override setChildWatcher(watcher: AbstractChildWatcher | null): void {
     void watcher;
     throw new NotImplementedError('setChildWatcher is not available on Windows');
   }
 }
 
-/** Windows only: Python's WindowsProactorEventLoopPolicy. RuntimeError elsewhere. */
-export class WindowsProactorEventLoopPolicy extends DefaultEventLoopPolicy {
+/** Windows only: Python's WindowsSelectorEventLoopPolicy. RuntimeError elsewhere. */
+export class WindowsSelectorEventLoopPolicy extends WindowsEventLoopPolicy {
   constructor() {
-    checkWindows('WindowsProactorEventLoopPolicy');
-    super();
+    super('WindowsSelectorEventLoopPolicy');
   }
+}
 
-  override getChildWatcher(): AbstractChildWatcher {
-    throw new NotImplementedError('getChildWatcher is not available on Windows');
-  }
-
-  override setChildWatcher(watcher: AbstractChildWatcher | null): void {
-    void watcher;
-    throw new NotImplementedError('setChildWatcher is not available on Windows');
+/** Windows only: Python's WindowsProactorEventLoopPolicy. RuntimeError elsewhere. */
+export class WindowsProactorEventLoopPolicy extends WindowsEventLoopPolicy {
+  constructor() {
+    super('WindowsProactorEventLoopPolicy');
   }
 }
 
