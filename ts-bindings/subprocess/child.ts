@@ -11,7 +11,7 @@ import { ExitInfoSink, type ExitInfo } from '../watchers/exit-info.js';
 import { canUsePidfd } from '../watchers/default.js';
 import { checkSignal } from '../util/validate.js';
 import { closeFd, reapInBackground, signalChild } from '../../host/process-control.js';
-import { startChild, type StartedChild } from './spawn.js';
+import { startPlanned, type SpawnPlan, type StartedChild } from './spawn.js';
 
 export class WatchedChild {
   readonly pid: number;
@@ -34,8 +34,9 @@ export class WatchedChild {
     this.exited = new Promise((resolve) => this.exitListeners.push(resolve));
   }
 
-  /** Start `program` under the policy's watcher, reported on `loop`. */
-  static start(loop: AbstractEventLoop, program: string, args: unknown, options: unknown): WatchedChild {
+  /** Start a planned child (see `planChild`: arguments are checked before this) under the
+   *  policy's watcher, reported on `loop`. */
+  static start(loop: AbstractEventLoop, plan: SpawnPlan): WatchedChild {
     const watcher = getChildWatcher();
     watcher.enter();
     try {
@@ -43,7 +44,7 @@ export class WatchedChild {
         // Check early: nothing is spawned when the watcher could not report the exit.
         throw new RuntimeError('asyncio.get_child_watcher() is not activated, subprocess support is not installed.');
       }
-      const started = startChild(program, args, options, canUsePidfd());
+      const started = startPlanned(plan, canUsePidfd());
       const child = new WatchedChild(loop, started);
       try {
         watcher.addChildHandler(child.pid, onChildExit, child.sink, child);

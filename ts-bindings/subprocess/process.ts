@@ -8,6 +8,7 @@ import type { ExitInfo } from '../watchers/exit-info.js';
 import { checkCString, checkSignal, typeName } from '../util/validate.js';
 import { signalGroup } from '../../host/process-control.js';
 import { WatchedChild } from './child.js';
+import { planChild } from './spawn.js';
 import { acquireLoop } from './implicit-loop.js';
 import type { SubprocessOptions } from './types.js';
 
@@ -180,10 +181,13 @@ export class Process {
 }
 
 function startProcess(program: string, args: unknown, options: unknown): Process {
+  // Every argument is checked before the loop is leased (and so started) or the watcher is asked
+  // anything: bad input has no effect.
+  const plan = planChild(program, args, options);
   const lease = acquireLoop();
   let child: WatchedChild;
   try {
-    child = WatchedChild.start(lease.loop, program, args, options);
+    child = WatchedChild.start(lease.loop, plan);
   } catch (err) {
     lease.release();
     throw err;

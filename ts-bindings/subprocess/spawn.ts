@@ -44,12 +44,17 @@ export function checkOptions(options: unknown): SubprocessOptions {
   return options as SubprocessOptions;
 }
 
+/** A checked spawn: everything but `wantPidfd`, ready for `startPlanned`. */
+export interface SpawnPlan {
+  readonly request: Omit<SpawnRequest, 'wantPidfd'>;
+}
+
 /**
- * Start `program` with `args`. `wantPidfd` asks the host for a pidfd too (for signals that can
- * never reach a recycled pid). Throws TypeError/RangeError for bad arguments, SpawnError when
- * the child could not be started (nothing is left behind).
+ * Check every argument of a spawn and build its request, with no effect at all: callers plan
+ * first, then lease a loop, open the watcher's bracket and spawn (argument checks come before
+ * any effect). Throws TypeError/RangeError naming the parameter.
  */
-export function startChild(program: string, args: unknown, options: unknown, wantPidfd: boolean): StartedChild {
+export function planChild(program: unknown, args: unknown, options: unknown): SpawnPlan {
   const argv = checkArgs(program, args);
   const opts = checkOptions(options);
   const stdin = stdioOf(opts.stdin, 'stdin', false);
@@ -83,16 +88,32 @@ export function startChild(program: string, args: unknown, options: unknown, wan
   if (opts.startNewSession !== undefined && typeof opts.startNewSession !== 'boolean') {
     throw new TypeError(`options.startNewSession must be a boolean, not '${typeName(opts.startNewSession)}'`);
   }
-  const request: SpawnRequest = {
-    program, args: argv, env, cwd, stdin, stdout, stderr,
-    setsid: opts.startNewSession === true, pgid, wantPidfd,
+  return {
+    request: {
+      program: program as string, args: argv, env, cwd, stdin, stdout, stderr,
+      setsid: opts.startNewSession === true, pgid,
+    },
   };
-  const result = spawnNative(request);
+}
+
+/**
+ * Start a planned child. `wantPidfd` asks the host for a pidfd too (for signals that can never
+ * reach a recycled pid). Throws SpawnError when the child could not be started (nothing is left
+ * behind).
+ */
+export function startPlanned(plan: SpawnPlan, wantPidfd: boolean): StartedChild {
+  const { program, args: argv } = plan.request;
+  const result = spawnNative({ ...plan.request, wantPidfd });
   if ('errno' in result) {
     throw new SpawnError({
-      code: result.code, errno: result.errno, syscall: result.syscall, path: program, spawnargs: argv,
+      code: result.code, errno: result.errno, syscall: result.syscall, path: program, spawnargs: [...argv],
     }, `spawn ${program} ${result.code}`);
   }
   const fd = (n: number): number | null => (n >= 0 ? n : null);
   return { pid: result.pid, pidfd: result.pidfd, stdin: fd(result.stdin), stdout: fd(result.stdout), stderr: fd(result.stderr) };
+}
+
+/** `planChild` then `startPlanned`: TypeError/RangeError for bad arguments, SpawnError from the OS. */
+export function startChild(program: unknown, args: unknown, options: unknown, wantPidfd: boolean): StartedChild {
+  return startPlanned(planChild(program, args, options), wantPidfd);
 }

@@ -9,6 +9,7 @@ import { ProcessLookupError } from '../errors.js';
 import { logger, pyFormat } from '../log.js';
 import { checkCString, typeName } from '../util/validate.js';
 import { WatchedChild } from './child.js';
+import { planChild } from './spawn.js';
 import { leaseLoop, type LoopLease } from './implicit-loop.js';
 import type { SubprocessOptions, SubprocessProtocol, SubprocessTransport } from './types.js';
 
@@ -198,12 +199,14 @@ export async function loopSubprocessExec<P extends SubprocessProtocol>(
   if (typeof protocolFactory !== 'function') {
     throw new TypeError(`protocolFactory must be a function, not '${typeName(protocolFactory)}'`);
   }
+  // Arguments first: bad input leases no loop and asks the watcher nothing.
+  const plan = planChild(program, args, options);
   const lease = leaseLoop(loop);
   let child: WatchedChild;
   let protocol: P;
   try {
     protocol = protocolFactory();
-    child = WatchedChild.start(loop, program, args, options);
+    child = WatchedChild.start(loop, plan);
   } catch (err) {
     lease.release();
     throw err;
