@@ -2,6 +2,7 @@
 // API reference that `npm run docs` generates with TypeDoc has no empty entries. The rule is in
 // ./doc-coverage.ts; the control case below proves the check can fail.
 import { describe, it, expect } from '@jest/globals';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
@@ -22,6 +23,24 @@ describe('doc comments', () => {
     const typedoc = JSON.parse(readFileSync(join(root, 'typedoc.json'), 'utf8'));
     expect(typedoc.entryPoints).toEqual(['ts-bindings/index.ts', 'host/sim/index.ts']);
     expect(typedoc.out).toBe('docs/api');
+  });
+
+  it('TypeDoc (npm run docs) validates the API and the guides without a warning', async () => {
+    // `--emit none`: the whole conversion and validation (notDocumented, notExported,
+    // invalidLink, relative links of the README and docs/*.md), without writing docs/api/.
+    const { code, output } = await new Promise<{ code: number | null; output: string }>((done) => {
+      execFile(process.execPath, [join(root, 'node_modules/typedoc/bin/typedoc'), '--emit', 'none'],
+        { cwd: root, timeout: 25000 }, (err, stdout, stderr) => {
+          const e = err as (Error & { code?: number }) | null;
+          done({ code: e === null ? 0 : (e.code ?? null), output: `${stdout}${stderr}`.replace(/\x1b\[[0-9;]*m/g, '') });
+        });
+    });
+    expect(code).toBe(0);
+    const warnings = output.split('\n').filter((l) => /\[(warning|error)\]/.test(l) && !/Found \d+ errors/.test(l));
+    // The one tolerated kind: links to errors.md / reliability.md before the reliability work
+    // lands them (then these warnings disappear by themselves).
+    const pending = /The relative path (docs\/)?(errors|reliability)\.md is not a file/;
+    expect(warnings.filter((l) => !pending.test(l))).toEqual([]);
   });
 
   it('every export of childwatch and childwatch/sim, and every public member, has one', () => {
