@@ -70,6 +70,8 @@ export class NodeHost implements HostImports {
   /** Watchers subscribed through a loop (`viaLoop`). */
   private readonly loopWatchers = new Set<number>();
   private readonly rec: WaitRecord = newWaitRecord();
+  /** Pidfds opened at spawn and offered to the core (see `offerPidfd`), by pid. */
+  private readonly offeredPidfds = new Map<number, number>();
   private closed = false;
 
   constructor(hooks: NodeHostHooks) {
@@ -128,7 +130,29 @@ export class NodeHost implements HostImports {
 
   // -- pidfds ---------------------------------------------------------------------------------
 
+  /**
+   * A pidfd opened at spawn for `pid`, offered to the core's next `pidfd-open(pid)` (the Pidfd
+   * watcher registering the child): adopting it saves a pidfd_open and, above all, an fd per
+   * running child (every open fd is copied into each new child by posix_spawn).
+   */
+  offerPidfd(pid: number, fd: number): void {
+    this.offeredPidfds.set(pid, fd);
+  }
+
+  /** Take back an offered pidfd the core did not adopt: the fd, or -1 if it was adopted. */
+  withdrawPidfd(pid: number): number {
+    const fd = this.offeredPidfds.get(pid);
+    if (fd === undefined) return -1;
+    this.offeredPidfds.delete(pid);
+    return fd;
+  }
+
   pidfdOpen(pid: number): number {
+    const offered = this.offeredPidfds.get(pid);
+    if (offered !== undefined) {
+      this.offeredPidfds.delete(pid);
+      return offered;
+    }
     try {
       return this.addon.pidfdOpen(pid);
     } catch (err) {

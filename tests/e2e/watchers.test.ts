@@ -104,6 +104,14 @@ describe.each(KINDS)('%s watcher with real children', (kind) => {
     expect(value.gone).toBe(true);
   });
 
+  it('holds the fewest pidfds that keep signals safe from pid reuse, and none after exit', async () => {
+    const { value } = await scenario<{ during: number; after: number; rc: number; killAfterExit: string }>(kind, 'pidfdsPerChild');
+    expect(value.during).toBe(kind === 'pidfd' || kind === 'threaded' ? 1 : 0);
+    expect(value.after).toBe(0);
+    expect(value.rc).toBe(-15);
+    expect(value.killAfterExit).toBe('ProcessLookupError');
+  });
+
   it('reports 200 children exiting in one burst exactly once each', async () => {
     const { value } = await scenario<{ count: number; wrong: number }>(kind, 'burst');
     expect(value).toEqual({ count: 200, wrong: 0 });

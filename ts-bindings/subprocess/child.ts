@@ -9,6 +9,9 @@ import type { AbstractEventLoop } from '../events.js';
 import { PermissionError, ProcessLookupError, RuntimeError } from '../errors.js';
 import { ExitInfoSink, type ExitInfo } from '../watchers/exit-info.js';
 import { canUsePidfd } from '../watchers/default.js';
+import { CoreChildWatcher, type SpawnPidfd } from '../watchers/base.js';
+import type { AbstractChildWatcher } from '../watchers/abstract.js';
+import { watcherRuntime } from '../watchers/runtime.js';
 import { checkSignal } from '../util/validate.js';
 import { closeFd, reapInBackground, signalChild } from '../../host/process-control.js';
 import { startPlanned, type SpawnPlan, type StartedChild } from './spawn.js';
@@ -21,6 +24,8 @@ export class WatchedChild {
   /** The record the watcher fills in when it reaps the child (the moment of reaping). */
   private readonly sink = new ExitInfoSink();
   private pidfd: number;
+  /** True when `pidfd` belongs to the watcher (Pidfd adopted it): valid until the reap, never closed here. */
+  private pidfdAdopted = false;
   private code: number | null = null;
   private readonly exitListeners: Array<(returncode: number) => void> = [];
   readonly exited: Promise<number>;
@@ -44,15 +49,22 @@ export class WatchedChild {
         // Check early: nothing is spawned when the watcher could not report the exit.
         throw new RuntimeError('asyncio.get_child_watcher() is not activated, subprocess support is not installed.');
       }
-      const started = startPlanned(plan, canUsePidfd());
+      const need = spawnPidfdOf(watcher);
+      const started = startPlanned(plan, need !== 'none' && canUsePidfd());
       const child = new WatchedChild(loop, started);
+      const host = need === 'adopt' && started.pidfd >= 0 ? watcherRuntime().host : null;
+      host?.offerPidfd(child.pid, started.pidfd);
       try {
         watcher.addChildHandler(child.pid, onChildExit, child.sink, child);
       } catch (err) {
         // The watcher refused the child: do not leave it running or as a zombie.
+        // If the watcher took the pidfd it has closed it again: signal by pid (not reaped yet).
+        if (host !== null && host.withdrawPidfd(child.pid) < 0) child.pidfd = -1;
         child.abandon();
         throw err;
       }
+      // Not taken (another watcher, or a subclass that did not register it): the pidfd stays ours.
+      if (host !== null && host.withdrawPidfd(child.pid) < 0) child.pidfdAdopted = true;
       return child;
     } finally {
       watcher.exit();
@@ -101,10 +113,8 @@ export class WatchedChild {
   }
 
   private closePidfd(): void {
-    if (this.pidfd >= 0) {
-      closeFd(this.pidfd);
-      this.pidfd = -1;
-    }
+    if (this.pidfd >= 0 && !this.pidfdAdopted) closeFd(this.pidfd);
+    this.pidfd = -1;
   }
 
   /** Kill and reap a child no watcher took, and close what we hold of it. */
@@ -114,6 +124,11 @@ export class WatchedChild {
     this.closePidfd();
     for (const fd of [this.stdinFd, this.stdoutFd, this.stderrFd]) if (fd !== null) closeFd(fd);
   }
+}
+
+/** What a child spawned for `watcher` needs of a pidfd; a watcher we do not know keeps one. */
+function spawnPidfdOf(watcher: AbstractChildWatcher): SpawnPidfd {
+  return watcher instanceof CoreChildWatcher ? watcher.spawnPidfd : 'keep';
 }
 
 function onChildExit(_pid: number, returncode: number, _sink: ExitInfoSink, child: WatchedChild): void {

@@ -14,9 +14,22 @@ import { checkCallback, checkPid, typeName } from '../util/validate.js';
 import { Delivery, watcherRuntime, type RuntimeWatcher, type WatcherRuntime } from './runtime.js';
 
 /** @internal The shared base of the five watchers (not exported: subclass AbstractChildWatcher). */
+/**
+ * What a child started for this watcher needs of a pidfd, so that `Process.sendSignal` can never
+ * reach a recycled pid:
+ * - `none`: the watcher reaps on the JS thread and marks the child reaped in the same turn
+ *   (Safe, Fast, MultiLoop), so checking "reaped" before kill() is enough;
+ * - `keep`: the child is reaped on another thread (Threaded): hold a pidfd for signals;
+ * - `adopt`: the watcher itself holds a pidfd until the reap (Pidfd): hand it the spawn's.
+ * @internal
+ */
+export type SpawnPidfd = 'none' | 'keep' | 'adopt';
+
 export abstract class CoreChildWatcher extends AbstractChildWatcher implements RuntimeWatcher {
   /** @internal How callbacks reach their loop. */
   abstract readonly delivery: Delivery;
+  /** @internal See SpawnPidfd. */
+  abstract readonly spawnPidfd: SpawnPidfd;
   /** @internal The core's id for this watcher. */
   protected readonly coreId: number;
   /** @internal This thread's watcher runtime (core instance, host, token table). */
@@ -110,6 +123,8 @@ export abstract class CoreChildWatcher extends AbstractChildWatcher implements R
 export abstract class AttachedLoopChildWatcher extends CoreChildWatcher {
   /** @internal Callbacks run synchronously on the attached loop. */
   readonly delivery = Delivery.Synchronous;
+  /** @internal Reaped and reported in one JS turn: no pidfd needed for safe signals. */
+  readonly spawnPidfd: SpawnPidfd = 'none';
 
   /** @internal */
   protected registrationLoop(): AbstractEventLoop | null {

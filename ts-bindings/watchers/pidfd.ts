@@ -5,7 +5,7 @@
 // thread. Strategy: assembly/watchers/pidfd.ts.
 import { Strategy } from '../core/types.js';
 import type { AbstractEventLoop } from '../events.js';
-import { RunningLoopChildWatcher } from './base.js';
+import { RunningLoopChildWatcher, type SpawnPidfd } from './base.js';
 
 /**
  * One pidfd per child (`pidfd_open`), watched for readability by a libuv poll handle; when
@@ -18,6 +18,9 @@ import { RunningLoopChildWatcher } from './base.js';
  * already reaped pid fails `addChildHandler` with `ProcessLookupError`.
  */
 export class PidfdChildWatcher extends RunningLoopChildWatcher {
+  /** @internal The watcher holds a pidfd until the reap: it adopts the one opened at spawn. */
+  readonly spawnPidfd: SpawnPidfd = 'adopt';
+
   constructor() {
     super(Strategy.Pidfd);
   }
