@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import {
   DEVNULL, FastChildWatcher, MultiLoopChildWatcher, PIPE, PidfdChildWatcher, ProcessLookupError,
   SafeChildWatcher, ThreadedChildWatcher, canUsePidfd, createSubprocessExec, getRunningLoop, run,
-  setChildWatcher, type AbstractChildWatcher, type ExitInfo,
+  setChildWatcher, type AbstractChildWatcher, type AbstractEventLoop, type ExitInfo, type Process,
 } from './index.js';
 
 const WATCHERS = ['pidfd', 'threaded', 'safe', 'fast', 'multiloop'] as const;
@@ -84,11 +84,11 @@ async function cmdRun(argv: string[]): Promise<number> {
   const info = await run(async () => {
     const loop = getRunningLoop();
     if (watcherName === 'multiloop') watcher.attachLoop(loop);
+    // Installed before the spawn, so no signal can find us without a handler (and kill us,
+    // orphaning the child): one that arrives first is passed on as soon as the child exists.
+    const forward = new SignalForwarder(loop, ['SIGTERM', 'SIGHUP'], (proc, sig) => proc.sendSignal(sig));
     const proc = await createSubprocessExec(command[0]!, command.slice(1), { stdin: 'inherit', stdout: 'inherit', stderr: 'inherit' });
-    // While the child runs, these signals are passed on to it instead of killing us.
-    for (const sig of ['SIGTERM', 'SIGHUP'] as const) {
-      loop.addSignalHandler(sig, () => { try { proc.sendSignal(sig); } catch { /* already exited */ } });
-    }
+    forward.target(proc);
     await proc.wait();
     return proc.exitInfo!;
   });
@@ -112,7 +112,38 @@ function childPids(): number[] {
   return out;
 }
 
-const FORWARDED = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
+const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+
+/**
+ * Passes signals on to the child. Created before the spawn: signals that arrive before the child
+ * exists are held and sent once it does; after its exit they are dropped.
+ */
+class SignalForwarder {
+  private proc: Process | null = null;
+  private readonly held: NodeJS.Signals[] = [];
+
+  constructor(loop: AbstractEventLoop, signals: NodeJS.Signals[],
+    private readonly send: (proc: Process, sig: NodeJS.Signals) => void) {
+    for (const sig of signals) loop.addSignalHandler(sig, () => this.deliver(sig));
+  }
+
+  target(proc: Process): void {
+    this.proc = proc;
+    for (const sig of this.held.splice(0)) this.deliver(sig);
+  }
+
+  private deliver(sig: NodeJS.Signals): void {
+    if (this.proc === null) {
+      this.held.push(sig);
+      return;
+    }
+    try {
+      this.send(this.proc, sig);
+    } catch (err) {
+      if (!(err instanceof ProcessLookupError)) throw err; // exited meanwhile
+    }
+  }
+}
 
 async function cmdInit(argv: string[]): Promise<number> {
   const { flags, command } = splitCommand(argv);
@@ -135,19 +166,14 @@ async function cmdInit(argv: string[]): Promise<number> {
   setChildWatcher(watcher);
   const info = await run(async () => {
     const loop = getRunningLoop();
+    const forward = new SignalForwarder(loop, FORWARDED, (proc, sig) => {
+      if (group) proc.killGroup(sig);
+      else proc.sendSignal(sig);
+    });
     const proc = await createSubprocessExec(command[0]!, command.slice(1), {
       stdin: 'inherit', stdout: 'inherit', stderr: 'inherit', ...(group ? { processGroup: 0 } : {}),
     });
-    for (const sig of FORWARDED) {
-      loop.addSignalHandler(sig, () => {
-        try {
-          if (group) proc.killGroup(sig);
-          else proc.sendSignal(sig);
-        } catch (err) {
-          if (!(err instanceof ProcessLookupError)) throw err;
-        }
-      });
-    }
+    forward.target(proc);
     await proc.wait();
     if (waitAll) {
       // Orphans are reparented to us (subreaper) and reaped by the Fast watcher as they exit.
