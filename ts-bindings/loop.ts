@@ -316,24 +316,31 @@ function isValidSignal(sig: number): boolean {
 export function _checkSignal(sig: unknown): number {
   if (typeof sig === 'string') {
     const n = (osConstants.signals as Record<string, number | undefined>)[sig];
-    if (n === undefined) throw new TypeError(`Unknown signal: ${sig}`);
+    if (n === undefined) throw new TypeError(`sig must be a signal number or a name like 'SIGTERM', got unknown signal ${repr(sig)}`);
     return n;
   }
-  if (typeof sig !== 'number') throw new TypeError(`sig must be an int, not ${repr(sig)}`);
-  if (!Number.isInteger(sig) || !isValidSignal(sig)) throw new RangeError(`invalid signal number ${sig}`);
+  if (typeof sig !== 'number') throw new TypeError(`sig must be a signal number or a name like 'SIGTERM', not '${typeName(sig)}'`);
+  if (!Number.isInteger(sig) || !isValidSignal(sig)) throw new RangeError(`sig must be a valid signal number, got ${sig} (invalid signal number)`);
   return sig;
 }
 
 function checkCallback(callback: unknown, method: string): void {
   if (typeof callback !== 'function') {
-    throw new TypeError(`a callable object was expected by ${method}(), got ${repr(callback)}`);
+    throw new TypeError(`${method}(): callback must be a function, got ${repr(callback)}`);
+  }
+}
+
+/** An exception context is a dict in Python: here a non-null object (a `message` is optional). */
+function checkContext(context: unknown): void {
+  if (context === null || typeof context !== 'object') {
+    throw new TypeError(`context must be an object like { message, exception }, not '${typeName(context)}'`);
   }
 }
 
 function checkFd(fd: unknown): number {
   if (typeof fd !== 'number') throw new TypeError(`fd must be an integer, not '${typeName(fd)}'`);
   if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
-    throw new RangeError(`Invalid file descriptor: ${fd}`);
+    throw new RangeError(`fd must be a non-negative integer file descriptor, got ${fd}`);
   }
   return fd;
 }
@@ -902,7 +909,7 @@ export class SelectorEventLoop extends AbstractEventLoop {
 
   override setExceptionHandler(handler: ExceptionHandler | null): void {
     if (handler !== null && typeof handler !== 'function') {
-      throw new TypeError(`A callable object or None is expected, got ${repr(handler)}`);
+      throw new TypeError(`handler must be a function or null, got ${repr(handler)}`);
     }
     this._exceptionHandler = handler;
   }
@@ -917,6 +924,7 @@ export class SelectorEventLoop extends AbstractEventLoop {
    * repr`, then the exception's stack.
    */
   override defaultExceptionHandler(context: ExceptionContext): void {
+    checkContext(context);
     const message = context.message || 'Unhandled exception in event loop';
     const exception = context.exception;
     if (!('source_traceback' in context) && this._currentHandle?._sourceTraceback) {
@@ -941,6 +949,7 @@ export class SelectorEventLoop extends AbstractEventLoop {
    * handler ('Unhandled error in exception handler'), an error there is logged.
    */
   override callExceptionHandler(context: ExceptionContext): void {
+    checkContext(context);
     if (this._exceptionHandler === null) {
       try {
         this.defaultExceptionHandler(context);

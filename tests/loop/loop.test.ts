@@ -297,7 +297,7 @@ describe('exception handling', () => {
     loop.setExceptionHandler(null);
     expect(loop.getExceptionHandler()).toBeNull();
     expect(() => loop.setExceptionHandler(42 as unknown as null)).toThrow(TypeError);
-    expect(() => loop.setExceptionHandler('x' as unknown as null)).toThrow('A callable object or None is expected');
+    expect(() => loop.setExceptionHandler('x' as unknown as null)).toThrow("handler must be a function or null, got 'x'");
   });
 
   it('the default handler logs the message, the context and the stack through the logger', async () => {

@@ -31,7 +31,7 @@ describe('signal handlers', () => {
     for (const k of ['zero', 'negative', 'fraction', 'big', 'glibc']) {
       expect({ k, name: bad[k].name }).toEqual({ k, name: 'RangeError' });
     }
-    expect(bad.zero.message).toBe('invalid signal number 0');
+    expect(bad.zero.message).toBe('sig must be a valid signal number, got 0 (invalid signal number)');
     expect(bad.object.name).toBe('TypeError');
     expect(bad.kill).toEqual({ name: 'RuntimeError', message: 'sig 9 cannot be caught' });
     expect(bad.stop).toEqual({ name: 'RuntimeError', message: 'sig 19 cannot be caught' });
