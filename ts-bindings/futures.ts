@@ -39,6 +39,13 @@ type FutureState = 'PENDING' | 'CANCELLED' | 'FINISHED';
 
 export type DoneCallback<F> = (fut: F) => void;
 
+/** A value's type for messages: 'null', 'number', or its class name. */
+function typeOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'object') return (v as { constructor?: { name?: string } }).constructor?.name || 'object';
+  return typeof v;
+}
+
 function reprValue(v: unknown): string {
   return inspect(v, { depth: 1, breakLength: Infinity });
 }
@@ -68,7 +75,15 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** `new Future()` binds to the running loop, else to the policy's current loop. */
   constructor(options?: { loop?: AbstractEventLoop }) {
-    this._loop = options?.loop ?? _getEventLoopForFuture();
+    if (options !== undefined && (options === null || typeof options !== 'object')) {
+      throw new TypeError(`options must be an object, not '${typeOf(options)}'`);
+    }
+    const loop = options?.loop;
+    // Duck-typed: this module must not import the loop module at run time (no import cycle).
+    if (loop !== undefined && (loop === null || typeof (loop as { callSoon?: unknown }).callSoon !== 'function')) {
+      throw new TypeError(`options.loop must be an event loop, not '${typeOf(loop)}'`);
+    }
+    this._loop = loop ?? _getEventLoopForFuture();
   }
 
   /** The loop this future belongs to (its done callbacks run there). */
@@ -154,7 +169,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
    */
   addDoneCallback(fn: DoneCallback<this>): void {
     if (typeof fn !== 'function') {
-      throw new TypeError(`a callable object was expected by addDoneCallback(), got ${reprValue(fn)}`);
+      throw new TypeError(`addDoneCallback(): fn must be a function, got ${reprValue(fn)}`);
     }
     if (this._state !== 'PENDING') {
       this._loop.callSoon(fn, this);
@@ -286,7 +301,7 @@ export class Task<T = unknown> extends Future<T> {
       this._follow(work);
     } else {
       set.delete(this as Task<unknown>);
-      throw new TypeError(`a promise or a function returning one was expected, got ${reprValue(work)}`);
+      throw new TypeError(`work must be a promise or a function returning one, got ${reprValue(work)}`);
     }
   }
 
