@@ -305,7 +305,13 @@ export async function run<T>(main: Promise<T> | PromiseLike<T> | (() => PromiseL
   }
   if (main === null || (typeof main !== 'function' && (typeof main !== 'object' ||
       typeof (main as PromiseLike<T>).then !== 'function'))) {
-    throw new TypeError(`a promise or an async function was expected, got '${typeName(main)}'`);
+    throw new TypeError(`main must be a promise or an async function, not '${typeName(main)}'`);
+  }
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`options must be an object, not '${typeName(options)}'`);
+  }
+  if (options.debug !== undefined && typeof options.debug !== 'boolean') {
+    throw new TypeError(`options.debug must be a boolean, not '${typeName(options.debug)}'`);
   }
   const loop = newEventLoop();
   try {
