@@ -63,7 +63,7 @@ export function planChild(program: unknown, args: unknown, options: unknown): Sp
   let env: Record<string, string | undefined>;
   if (opts.env === undefined || opts.env === null) {
     env = process.env;
-  } else if (typeof opts.env !== 'object') {
+  } else if (typeof opts.env !== 'object' || Array.isArray(opts.env)) {
     throw new TypeError(`options.env must be an object of strings, not '${typeName(opts.env)}'`);
   } else {
     env = opts.env;
