@@ -44,6 +44,11 @@ describe('subprocesses', () => {
     expect(value.order[0]).toBe('wait');
   });
 
+  it('communicate() after the exit, when an empty pipe already closed, does not hang', async () => {
+    const { value } = await scenario<string[]>('communicateLate');
+    expect(value).toEqual(['late\n', '']);
+  });
+
   it('gives concurrent wait() calls the same value', async () => {
     const { value } = await scenario<number[]>('concurrentWaits');
     expect(value).toEqual([9, 9, 9]);

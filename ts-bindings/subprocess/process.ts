@@ -33,6 +33,9 @@ function writeSocket(fd: number): Socket {
 }
 
 function collect(stream: Readable): Promise<Buffer> {
+  // An empty pipe that already hit EOF has emitted 'end' (and closed) before anyone listened:
+  // there is nothing left to read and no event to wait for.
+  if (stream.readableEnded || stream.destroyed) return Promise.resolve(Buffer.alloc(0));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     stream.on('data', (c: Buffer) => chunks.push(c));
