@@ -8,7 +8,7 @@
 // Usage: node tools/build-core.mjs [--out <dir>]   (default <package root>/build)
 // Deterministic: the same sources give byte-identical files.
 import asc from 'assemblyscript/asc';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeComponent } from './component.mjs';
@@ -43,6 +43,15 @@ async function main() {
     writeFileSync(join(outDir, `${base}.embedded.wasm`), embedded);
     writeFileSync(join(outDir, `${base}.component.wasm`), component);
     console.log(`build-core: ${base}.wasm -> ${base}.component.wasm`);
+  }
+  // The published copy: an install from the registry runs `node-gyp rebuild`, which wipes
+  // build/, so the package ships the cores in dist/wasm/ (the loader falls back to it).
+  if (outIdx < 0) {
+    const shipped = join(root, 'dist', 'wasm');
+    mkdirSync(shipped, { recursive: true });
+    for (const f of ['core.wasm', 'core.component.wasm', 'core.wasi.wasm', 'core.wasi.component.wasm']) {
+      copyFileSync(join(outDir, f), join(shipped, f));
+    }
   }
 }
 

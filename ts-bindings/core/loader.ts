@@ -12,7 +12,7 @@
 //   core-dumped u8 @32, user-micros @40, system-micros @48, max-rss-kib @56).
 // - `on-waiter-done(watcher, pid, result)` takes the record flattened: i32, i32, i64, i64, i64.
 // - u32 results come back as i32 (`>>> 0`), bools as i32, enums as their index.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,9 +43,15 @@ export function packageRoot(from: string = import.meta.url): string {
   }
 }
 
-/** Path of a build artifact (`core.wasm`, `core.wasi.wasm`, ...) under `<root>/build`. */
+/**
+ * Path of a core artifact (`core.wasm`, `core.wasi.wasm`, ...): `<root>/build` in a checkout,
+ * else the copy the package ships in `<root>/dist/wasm` (an install from the registry rebuilds
+ * the addon, and node-gyp wipes build/).
+ */
 export function buildPath(file: string): string {
-  return join(packageRoot(), 'build', file);
+  const root = packageRoot();
+  const built = join(root, 'build', file);
+  return existsSync(built) ? built : join(root, 'dist', 'wasm', file);
 }
 
 export interface LoadOptions {
