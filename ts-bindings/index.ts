@@ -24,6 +24,7 @@ export {
   FastChildWatcher, PidfdChildWatcher, canUsePidfd, becomeSubreaper, type ChildCallback, type ExitInfo,
   type Rusage, type FastChildWatcherOptions,
 } from './watchers/index.js';
+export { useSimKernel } from './watchers/runtime.js';
 export {
   PIPE, STDOUT, DEVNULL, SubprocessProtocol, Process, createSubprocessExec, createSubprocessShell,
   spawnChild, UnixSubprocessTransport, type StdioSpec, type SubprocessOptions, type SpawnedChild, type SubprocessTransport,

@@ -111,6 +111,11 @@ export class SimKernel implements HostImports {
   eintrRetries = 0;
   /** Waits the core made on pid <= 0 (must stay 0). */
   badWaits = 0;
+  /**
+   * Called after every notification entered the core (SIGCHLD, pidfd, waiter thread). The watcher
+   * classes set it when they run on this kernel (`useSimKernel`): they dispatch the exits there.
+   */
+  afterEvent: (() => void) | null = null;
 
   private core: CoreExports | null = null;
   private nextPid: number;
@@ -383,7 +388,10 @@ export class SimKernel implements HostImports {
   deliverSigchld(force = false): boolean {
     if (!this.sigchldPending && !force) return false;
     this.sigchldPending = false;
-    for (const w of [...this.sigchldSubscriptions.keys()]) this.c.onSigchld(w);
+    for (const w of [...this.sigchldSubscriptions.keys()]) {
+      this.c.onSigchld(w);
+      this.afterEvent?.();
+    }
     return true;
   }
 
@@ -394,6 +402,7 @@ export class SimKernel implements HostImports {
       if (this.pidfds.get(fd) === pid) {
         this.watchedPidfds.delete(fd); // the host stops the watch, then calls the core once
         this.c.onPidfdReady(w, pid);
+        this.afterEvent?.();
         return true;
       }
     }
@@ -409,6 +418,7 @@ export class SimKernel implements HostImports {
       if (!this.watchedPidfds.has(fd)) continue;
       this.watchedPidfds.delete(fd);
       this.c.onPidfdReady(w, pid);
+      this.afterEvent?.();
       n++;
     }
     return n;
@@ -428,6 +438,7 @@ export class SimKernel implements HostImports {
       for (const w of list) {
         const r = this.blockingWait(p);
         this.c.onWaiterDone(w, p, r, this.rec);
+        this.afterEvent?.();
         n++;
       }
     }
@@ -452,6 +463,7 @@ export class SimKernel implements HostImports {
     this.waiters.delete(pid);
     for (const w of list) {
       this.c.onWaiterDone(w, pid, -errno, { status: 0, userMicros: 0, systemMicros: 0, maxRssKiB: 0 });
+      this.afterEvent?.();
     }
     return true;
   }

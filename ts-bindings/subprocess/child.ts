@@ -53,6 +53,7 @@ export class WatchedChild {
       const started = startPlanned(plan, need !== 'none' && canUsePidfd());
       const child = new WatchedChild(loop, started);
       const host = need === 'adopt' && started.pidfd >= 0 ? watcherRuntime().host : null;
+      // (host is null on a SimKernel: the pidfd then simply stays ours.)
       host?.offerPidfd(child.pid, started.pidfd);
       try {
         watcher.addChildHandler(child.pid, onChildExit, child.sink, child);

@@ -12,6 +12,7 @@ import {
   newExitEvent, ReportCode, type CoreExports, type ExitEvent, type Strategy,
 } from '../core/types.js';
 import { NodeHost } from '../../host/node-host.js';
+import { SimKernel } from '../../host/sim/kernel.js';
 import { loopFromId, type AbstractEventLoop } from '../events.js';
 import { logger, pyFormat } from '../log.js';
 import { ExitInfoSink, type ExitInfo } from './exit-info.js';
@@ -48,7 +49,8 @@ interface Registration {
 
 export class WatcherRuntime {
   readonly core: CoreExports;
-  readonly host: NodeHost;
+  /** The Node host, or null when this runtime runs on a SimKernel. */
+  readonly host: NodeHost | null;
   private readonly registrations = new Map<number, Registration>();
   /** The TypeScript watcher of each core watcher id. */
   private readonly watchers = new Map<number, RuntimeWatcher>();
@@ -62,15 +64,39 @@ export class WatcherRuntime {
   /** Items of the plural Fast message, collected until `fast-unknown-pids-end`. */
   private unknownPids: string[] = [];
 
-  constructor() {
-    this.host = new NodeHost({
-      viaLoop: (loopIdent, watcher, deliver) => this.subscribeViaLoop(loopIdent, watcher, deliver),
-      unviaLoop: (watcher) => this.unsubscribeViaLoop(watcher),
-      onReport: (code, watcher, pid, value) => this.report(code, watcher, pid, value),
-      afterEvent: () => this.afterHostEvent(),
+  /** On the Node host (real processes), or on `sim` (see `useSimKernel`). */
+  constructor(sim: SimKernel | null = null) {
+    if (sim === null) {
+      const host = new NodeHost({
+        viaLoop: (loopIdent, watcher, deliver) => this.subscribeViaLoop(loopIdent, watcher, deliver),
+        unviaLoop: (watcher) => this.unsubscribeViaLoop(watcher),
+        onReport: (code, watcher, pid, value) => this.report(code, watcher, pid, value),
+        afterEvent: () => this.afterHostEvent(),
+      });
+      this.host = host;
+      this.core = loadCore(host);
+      host.bind(this.core);
+      return;
+    }
+    // The kernel answers every import; its reports also become the logger's messages. SIGCHLD
+    // reaches Safe and Fast when the test delivers it, not through their loop.
+    this.host = null;
+    this.core = loadCore({
+      waitPid: (pid, out) => sim.waitPid(pid, out),
+      waitAny: (out) => sim.waitAny(out),
+      pidfdOpen: (pid) => sim.pidfdOpen(pid),
+      watchPidfd: (watcher, pid, fd) => sim.watchPidfd(watcher, pid, fd),
+      pidfdClose: (fd) => sim.pidfdClose(fd),
+      subscribeSigchld: (watcher, loop) => sim.subscribeSigchld(watcher, loop),
+      unsubscribeSigchld: (watcher) => sim.unsubscribeSigchld(watcher),
+      startWaiter: (watcher, pid) => sim.startWaiter(watcher, pid),
+      report: (code, watcher, pid, value) => {
+        sim.report(code, watcher, pid, value);
+        try { this.report(code, watcher, pid, value); } catch { /* never throw into the core */ }
+      },
     });
-    this.core = loadCore(this.host);
-    this.host.bind(this.core);
+    sim.attach(this.core);
+    sim.afterEvent = () => this.afterHostEvent();
   }
 
   /** Create the core side of `watcher`; returns the core's id for it. */
@@ -243,8 +269,23 @@ export class WatcherRuntime {
 
 let instance: WatcherRuntime | undefined;
 
-/** This thread's runtime, created on first use. */
+/** This thread's runtime (the one new watchers use), created on first use. */
 export function watcherRuntime(): WatcherRuntime {
   instance ??= new WatcherRuntime();
   return instance;
+}
+
+/**
+ * Run the watchers created from now on in this thread on `kernel` instead of the real one (null:
+ * back to the Node host). Watchers created before keep the kernel they were made with. On a
+ * SimKernel nothing happens by itself: the test moves time with `kernel.exit(...)`,
+ * `kernel.notify()` and the like, and the callbacks are dispatched as the kernel reports; do not
+ * call `kernel.drain()` then, the watchers take the exit events. Real subprocesses
+ * (`createSubprocessExec`) need the Node host.
+ */
+export function useSimKernel(kernel: SimKernel | null): void {
+  if (kernel !== null && !(kernel instanceof SimKernel)) {
+    throw new TypeError(`kernel must be a SimKernel or null, not '${kernel === null ? 'null' : typeof kernel}'`);
+  }
+  instance = kernel === null ? undefined : new WatcherRuntime(kernel);
 }
