@@ -474,6 +474,10 @@ export class SelectorEventLoop extends AbstractEventLoop {
         }
         fut = future as Future<T>;
       } else {
+        if (typeof future !== 'function' && (future === null || typeof future !== 'object' ||
+            typeof (future as PromiseLike<T>).then !== 'function')) {
+          throw new TypeError(`future must be a Future, a promise or an async function, not '${typeName(future)}'`);
+        }
         fut = this.createTask(future as TaskWork<T>);
       }
     } catch (exc) {
