@@ -13,14 +13,23 @@
 // - wait-any: one native call reaps a batch (wait4(-1, WNOHANG) in a loop in C); the batch is
 //   handed out one record per `waitAny` call. Reaped children are never lost: a batch is only
 //   refilled once it is empty.
+// - Sandbox (`ownChildrenOnly`, the option or the thread's switch in host/own-children.ts): the
+//   host answers -EPERM to `wait-pid`, `pidfd-open` and `start-waiter` for a pid it did not spawn
+//   itself (or already reaped), and to `watch-pidfd` for an fd it did not open for that pid;
+//   `pidfd-close` leaves such an fd alone; `wait-any` reaps only its own children, one wait per
+//   own pid (O(own children); never wait4(-1), which would reap anybody's). Without the sandbox
+//   the core is trusted with any pid, as libuv trusts its caller.
 import { constants as osConstants } from 'node:os';
 import { addon as defaultAddon } from './addon.js';
 import { WAIT_RECORD, type NativeAddon, type NativeHandle, type NativePoll } from './addon-types.js';
+import { isOwnChild, noteReaped, ownChildren, ownChildrenOnly } from './own-children.js';
 import {
   newWaitRecord, type CoreExports, type HostImports, type ReportCode, type WaitRecord,
 } from '../ts-bindings/core/types.js';
 
 const SIGCHLD = osConstants.signals.SIGCHLD;
+const EPERM = 1;
+const ECHILD = 10;
 const EINVAL = 22;
 const EALREADY = 114;
 const BATCH = 64;
@@ -39,6 +48,12 @@ export interface NodeHostHooks {
   afterEvent(): void;
   /** The addon to use (tests); defaults to this thread's. */
   addon?: NativeAddon;
+  /**
+   * Sandbox: refuse (EPERM) to wait on, watch or signal any pid this thread's host did not spawn
+   * itself. Also on for every host of the thread once `configureHost({ ownChildrenOnly: true })`
+   * was called.
+   */
+  ownChildrenOnly?: boolean;
 }
 
 interface PidfdWatch {
@@ -73,10 +88,24 @@ export class NodeHost implements HostImports {
   /** Pidfds opened at spawn and offered to the core (see `offerPidfd`), by pid. */
   private readonly offeredPidfds = new Map<number, number>();
   private closed = false;
+  /** pidfds this host handed to the core (`pidfdOpen`) and that are not closed: fd -> pid. */
+  private readonly opened = new Map<number, number>();
+  private readonly sandboxOption: boolean;
 
   constructor(hooks: NodeHostHooks) {
     this.hooks = hooks;
     this.addon = hooks.addon ?? defaultAddon;
+    this.sandboxOption = hooks.ownChildrenOnly === true;
+  }
+
+  /** Whether this host refuses pids it did not spawn (its option, or the thread's switch). */
+  get ownChildrenOnly(): boolean {
+    return this.sandboxOption || ownChildrenOnly();
+  }
+
+  /** Sandbox check: may the core use `pid`? */
+  private refused(pid: number): boolean {
+    return this.ownChildrenOnly && !isOwnChild(pid);
   }
 
   /** Give the host its core (after `loadCore(host)`): events are ignored until then. */
@@ -87,9 +116,15 @@ export class NodeHost implements HostImports {
   // -- wait -----------------------------------------------------------------------------------
 
   waitPid(pid: number, out: WaitRecord): number {
+    if (this.refused(pid)) return -EPERM;
     try {
       const r = this.addon.waitPid(pid, this.one);
-      if (r > 0) NodeHost.fill(out, this.one, 0);
+      if (r > 0) {
+        noteReaped(r);
+        NodeHost.fill(out, this.one, 0);
+      } else if (r === -ECHILD) {
+        noteReaped(pid); // gone (reaped elsewhere): not ours any more
+      }
       return r;
     } catch (err) {
       return -errnoOf(err);
@@ -97,6 +132,7 @@ export class NodeHost implements HostImports {
   }
 
   waitAny(out: WaitRecord): number {
+    if (this.ownChildrenOnly) return this.waitAnyOwn(out);
     try {
       if (this.batchPos >= this.batchLen) {
         if (this.batchEnd !== 1) {
@@ -115,10 +151,31 @@ export class NodeHost implements HostImports {
       const at = this.batchPos * WAIT_RECORD;
       this.batchPos++;
       NodeHost.fill(out, this.batch, at);
+      noteReaped(this.batch[at]!);
       return this.batch[at]!;
     } catch (err) {
       return -errnoOf(err);
     }
+  }
+
+  /** Sandbox `wait-any`: a non-blocking wait on each own child in turn, never wait4(-1). */
+  private waitAnyOwn(out: WaitRecord): number {
+    let running = false;
+    for (const pid of ownChildren()) {
+      try {
+        const r = this.addon.waitPid(pid, this.one);
+        if (r > 0) {
+          noteReaped(r);
+          NodeHost.fill(out, this.one, 0);
+          return r;
+        }
+        if (r === 0) running = true;
+        else if (r === -ECHILD) noteReaped(pid);
+      } catch {
+        // a pid the addon refuses cannot be ours: skip it
+      }
+    }
+    return running ? 0 : -ECHILD;
   }
 
   private static fill(out: WaitRecord, src: Float64Array, at: number): void {
@@ -148,13 +205,17 @@ export class NodeHost implements HostImports {
   }
 
   pidfdOpen(pid: number): number {
+    if (this.refused(pid)) return -EPERM;
     const offered = this.offeredPidfds.get(pid);
     if (offered !== undefined) {
       this.offeredPidfds.delete(pid);
+      this.opened.set(offered, pid);
       return offered;
     }
     try {
-      return this.addon.pidfdOpen(pid);
+      const fd = this.addon.pidfdOpen(pid);
+      if (fd >= 0) this.opened.set(fd, pid);
+      return fd;
     } catch (err) {
       return -errnoOf(err);
     }
@@ -162,6 +223,7 @@ export class NodeHost implements HostImports {
 
   watchPidfd(watcher: number, pid: number, fd: number): number {
     if (this.closed) return -EALREADY;
+    if (this.ownChildrenOnly && this.opened.get(fd) !== pid) return -EPERM;
     try {
       const existing = this.pidfds.get(fd);
       if (existing !== undefined) {
@@ -187,6 +249,8 @@ export class NodeHost implements HostImports {
   }
 
   pidfdClose(fd: number): void {
+    const mine = this.opened.delete(fd);
+    if (!mine && this.ownChildrenOnly) return; // never close an fd this host did not hand out
     try {
       const watch = this.pidfds.get(fd);
       if (watch !== undefined) {
@@ -252,8 +316,10 @@ export class NodeHost implements HostImports {
 
   startWaiter(watcher: number, pid: number): number {
     if (this.closed) return -EALREADY;
+    if (this.refused(pid)) return -EPERM;
     try {
       return this.addon.startWaiter(pid, (p, result, status, userMicros, systemMicros, maxRssKiB) => {
+        if (result > 0 || result === -ECHILD) noteReaped(p);
         const rec = this.rec;
         rec.status = status;
         rec.userMicros = userMicros;

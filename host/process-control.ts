@@ -2,6 +2,9 @@
 // them throws for an OS failure: they return 0 or -errno (Linux numbering) and the caller maps
 // that to ProcessLookupError/PermissionError as Python does.
 import { addon } from './addon.js';
+import { isOwnChild, noteReaped, ownChildrenOnly } from './own-children.js';
+
+const EPERM = 1;
 
 /**
  * Whether pidfds work here: `pidfd_open(getpid())` once. ENOSYS (old kernel, not Linux) and
@@ -18,9 +21,11 @@ export function probePidfd(): boolean {
 
 /**
  * Signal one child: through its pidfd when we hold one (a recycled pid is never hit), else
- * kill(2). 0 or -errno (-ESRCH once it is gone).
+ * kill(2). 0 or -errno (-ESRCH once it is gone; -EPERM in the sandbox for a pid this thread's
+ * host did not spawn, see own-children.ts).
  */
 export function signalChild(pid: number, pidfd: number, signum: number): number {
+  if (ownChildrenOnly() && !isOwnChild(pid)) return -EPERM;
   try {
     if (pidfd >= 0) {
       const rc = addon.pidfdSendSignal(pidfd, signum);
@@ -32,8 +37,9 @@ export function signalChild(pid: number, pidfd: number, signum: number): number 
   }
 }
 
-/** killpg(pgid, signum): 0 or -errno. */
+/** killpg(pgid, signum): 0 or -errno (-EPERM in the sandbox unless an own child leads it). */
 export function signalGroup(pgid: number, signum: number): number {
+  if (ownChildrenOnly() && !isOwnChild(pgid)) return -EPERM;
   try {
     return addon.killGroup(pgid, signum);
   } catch {
@@ -56,7 +62,7 @@ export function closeFd(fd: number): number {
  */
 export function reapInBackground(pid: number): number {
   try {
-    return addon.startWaiter(pid, () => {});
+    return addon.startWaiter(pid, (p, result) => { if (result > 0 || result === -10) noteReaped(p); });
   } catch {
     return -22;
   }

@@ -10,6 +10,7 @@ import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { addon } from './addon.js';
+import { noteSpawned } from './own-children.js';
 import type { NativeSpawnFailure, NativeSpawnOk, NativeStdio } from './addon-types.js';
 
 export interface SpawnRequest {
@@ -168,5 +169,6 @@ export function spawnNative(req: SpawnRequest): SpawnResult {
     setsid: req.setsid, pgid: req.pgid, wantPidfd: req.wantPidfd,
   });
   if ('errno' in r) return { errno: r.errno, code: r.code, syscall: r.syscall, path: program, spawnargs: [...args] };
+  noteSpawned(r.pid); // this thread's host spawned it (host/own-children.ts)
   return { ...r, file };
 }

@@ -25,6 +25,7 @@ export {
   type Rusage, type FastChildWatcherOptions,
 } from './watchers/index.js';
 export { useSimKernel } from './watchers/runtime.js';
+export { configureHost, type HostOptions } from './host-options.js';
 export {
   PIPE, STDOUT, DEVNULL, SubprocessProtocol, Process, createSubprocessExec, createSubprocessShell,
   spawnChild, UnixSubprocessTransport, type StdioSpec, type SubprocessOptions, type SpawnedChild, type SubprocessTransport,

@@ -11,6 +11,7 @@ import {
 import { AbstractEventLoop, loopFromId, loopId } from '../events.js';
 import { getRunningLoop } from '../running.js';
 import { checkCallback, checkPid, typeName } from '../util/validate.js';
+import { isOwnChild } from '../../host/own-children.js';
 import { Delivery, watcherRuntime, type RuntimeWatcher, type WatcherRuntime } from './runtime.js';
 
 /** @internal The shared base of the five watchers (not exported: subclass AbstractChildWatcher). */
@@ -52,6 +53,11 @@ export abstract class CoreChildWatcher extends AbstractChildWatcher implements R
     checkPid(pid);
     checkCallback(callback);
     const loop = this.registrationLoop();
+    // Sandbox (configureHost({ ownChildrenOnly: true })): the host would refuse every wait on a
+    // pid it did not spawn, so the exit could never be reported: refuse it here, at once.
+    if (this.runtime.host?.ownChildrenOnly === true && !isOwnChild(pid)) {
+      throw new PermissionError(`[Errno 1] Operation not permitted: pid ${pid} was not spawned by this thread's host (ownChildrenOnly)`);
+    }
     const { core } = this.runtime;
     const replaced = core.tokenOf(this.coreId, pid);
     const token = this.runtime.register(this, callback as ChildCallback<unknown[]>, args);
