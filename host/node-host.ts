@@ -90,6 +90,8 @@ export class NodeHost implements HostImports {
   private closed = false;
   /** pidfds this host handed to the core (`pidfdOpen`) and that are not closed: fd -> pid. */
   private readonly opened = new Map<number, number>();
+  /** The same, pid -> fd: `waitPid` waits through the pidfd when there is one. */
+  private readonly pidfdOf = new Map<number, number>();
   private readonly sandboxOption: boolean;
 
   constructor(hooks: NodeHostHooks) {
@@ -118,7 +120,11 @@ export class NodeHost implements HostImports {
   waitPid(pid: number, out: WaitRecord): number {
     if (this.refused(pid)) return -EPERM;
     try {
-      const r = this.addon.waitPid(pid, this.one);
+      // Through the pidfd when one is open for this pid (Pidfd): waitid(P_PIDFD) waits on that
+      // very process, so if its status was taken by someone else and the number reused, the
+      // answer is ECHILD (255, status unknown) instead of the newcomer's state.
+      const fd = this.pidfdOf.get(pid);
+      const r = fd !== undefined ? this.addon.waitPidfd(fd, this.one) : this.addon.waitPid(pid, this.one);
       if (r > 0) {
         noteReaped(r);
         NodeHost.fill(out, this.one, 0);
@@ -210,11 +216,15 @@ export class NodeHost implements HostImports {
     if (offered !== undefined) {
       this.offeredPidfds.delete(pid);
       this.opened.set(offered, pid);
+      this.pidfdOf.set(pid, offered);
       return offered;
     }
     try {
       const fd = this.addon.pidfdOpen(pid);
-      if (fd >= 0) this.opened.set(fd, pid);
+      if (fd >= 0) {
+        this.opened.set(fd, pid);
+        this.pidfdOf.set(pid, fd);
+      }
       return fd;
     } catch (err) {
       return -errnoOf(err);
@@ -249,6 +259,8 @@ export class NodeHost implements HostImports {
   }
 
   pidfdClose(fd: number): void {
+    const pid = this.opened.get(fd);
+    if (pid !== undefined && this.pidfdOf.get(pid) === fd) this.pidfdOf.delete(pid);
     const mine = this.opened.delete(fd);
     if (!mine && this.ownChildrenOnly) return; // never close an fd this host did not hand out
     try {

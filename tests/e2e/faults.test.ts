@@ -33,27 +33,33 @@ const KINDS = ['threaded', 'multiloop', 'safe', 'fast', 'pidfd'] as const;
 const UNKNOWN = (pid: number) => `Unknown child process pid ${pid}, will report returncode 255`;
 const PIDFD_READ = (pid: number) => `child process pid ${pid} exit status already read:  will report returncode 255`;
 
-describe('EINTR on wait4 is retried inside the host and invisible', () => {
+// The Pidfd watcher waits through its pidfd (waitid(P_PIDFD): immune to pid reuse), the others
+// with wait4: the fault goes on the call each one makes.
+const WAIT_OP = (kind: string): string => (kind === 'pidfd' ? 'waitid' : 'wait4');
+
+describe('EINTR on the wait is retried inside the host and invisible', () => {
   it.each(KINDS)('%s: right codes, no warning, every injected EINTR met', async (kind) => {
-    const r = await faulty<{ codes: number[]; infos: unknown[] }>('eintr', kind, 'wait4=EINTR:4');
+    const op = WAIT_OP(kind);
+    const r = await faulty<{ codes: number[]; infos: unknown[] }>('eintr', kind, `${op}=EINTR:4`);
     expect(r.value.codes).toEqual([0, 3, 77, -9]);
     expect(r.value.infos).toEqual([true, 9]);
-    expect(r.hits['wait4']).toBe(4);
+    expect(r.hits[op]).toBe(4);
     expect(r.logs).toEqual([]);
     expect(r.warnings).toEqual([]);
   });
 });
 
-describe('ECHILD on wait4: returncode 255, statusKnown false, a warning', () => {
+describe('ECHILD on the wait: returncode 255, statusKnown false, a warning', () => {
   it.each(['threaded', 'multiloop', 'safe', 'pidfd'] as const)('%s', async (kind) => {
+    const op = WAIT_OP(kind);
     const r = await faulty<{ pid: number; rc: number; info: Record<string, unknown>; leftover: number | null }>(
-      'echild', kind, 'wait4=ECHILD:1');
+      'echild', kind, `${op}=ECHILD:1`);
     expect(r.value.rc).toBe(255);
     expect(r.value.info).toEqual({
       pid: r.value.pid, returncode: 255, exitCode: null, signal: null, coreDumped: false, statusKnown: false, rusage: null,
     });
     expect(r.logs).toEqual([kind === 'pidfd' ? PIDFD_READ(r.value.pid) : UNKNOWN(r.value.pid)]);
-    expect(r.hits['wait4']).toBe(1);
+    expect(r.hits[op]).toBe(1);
     // The fault took no status from the kernel: the real one was still there for the fixture.
     expect(r.value.leftover).toBe(3);
   });
