@@ -1,6 +1,7 @@
 // Small kernel operations on one child or group, for the subprocess and policy layers. None of
 // them throws for an OS failure: they return 0 or -errno (Linux numbering) and the caller maps
 // that to ProcessLookupError/PermissionError as Python does.
+import { readdirSync, readFileSync } from 'node:fs';
 import { addon } from './addon.js';
 import { isOwnChild, noteReaped, ownChildrenOnly } from './own-children.js';
 
@@ -45,6 +46,33 @@ export function signalGroup(pgid: number, signum: number): number {
   } catch {
     return -22;
   }
+}
+
+/**
+ * Whether some process (a zombie too) is still in process group `pgid`, from /proc; null where
+ * there is no /proc. A group id cannot be handed out again while any member is left, so a group
+ * that has one is still the same group.
+ */
+export function processGroupHasMembers(pgid: number): boolean | null {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return null;
+  }
+  for (const e of entries) {
+    if (e.charCodeAt(0) < 48 || e.charCodeAt(0) > 57) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${e}/stat`, 'latin1');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) === pgid) return true;
+  }
+  return false;
 }
 
 /** close(fd): 0 or -errno. */

@@ -6,7 +6,7 @@ import type { Readable, Writable } from 'node:stream';
 import { PermissionError, ProcessLookupError, RuntimeError } from '../errors.js';
 import type { ExitInfo } from '../watchers/exit-info.js';
 import { checkCString, checkSignal, typeName } from '../util/validate.js';
-import { signalGroup } from '../../host/process-control.js';
+import { processGroupHasMembers, signalGroup } from '../../host/process-control.js';
 import { WatchedChild } from './child.js';
 import { planChild } from './spawn.js';
 import { acquireLoop } from './implicit-loop.js';
@@ -166,7 +166,9 @@ export class Process {
 
   /**
    * Signal the child's whole process group. The child must lead a group: spawned with
-   * `startNewSession` or `processGroup: 0`.
+   * `startNewSession` or `processGroup: 0`. After the child's exit was reaped the group is
+   * signalled only while it still has a member (ProcessLookupError, with nothing sent, once it is
+   * empty: its id may then belong to someone else's group).
    */
   killGroup(sig: number | NodeJS.Signals = 'SIGTERM'): void {
     const signum = checkSignal(sig);
@@ -174,8 +176,12 @@ export class Process {
     if (!leads) {
       throw new RuntimeError('killGroup needs a child that leads its process group: spawn it with startNewSession or processGroup: 0');
     }
-    // A pgid is never handed out as a new pid while any member of the group is alive, so this
-    // cannot reach a stranger even after the leader was reaped; an empty group is ESRCH.
+    // A pgid is never handed out again while any member of the group is left (a zombie too).
+    // Once the leader is reaped, an empty group's id may already belong to a stranger's new
+    // group: look for a member first, and signal nothing if there is none.
+    if (this.child.reaped && processGroupHasMembers(this.pid) === false) {
+      throw new ProcessLookupError(`[Errno 3] No such process group: ${this.pid}`);
+    }
     const rc = signalGroup(this.pid, signum);
     if (rc === -3) throw new ProcessLookupError(`[Errno 3] No such process group: ${this.pid}`);
     if (rc === -1) throw new PermissionError(`[Errno 1] Operation not permitted: process group ${this.pid}`);
