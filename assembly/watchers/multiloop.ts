@@ -1,7 +1,8 @@
 // MultiLoopChildWatcher.
 //
 // Contract: the first `attach-loop`, whatever its argument, subscribes to the process-wide
-// SIGCHLD (`subscribe-sigchld(watcher, 0)`) and makes the watcher active; later calls do nothing.
+// SIGCHLD (`subscribe-sigchld(watcher, 0)`), makes the watcher active and sweeps the registered
+// pids once (an exit while inactive had no handler to hear its SIGCHLD); later calls do nothing.
 // On each (coalesced) SIGCHLD every registered pid is checked with a non-blocking `wait-pid`;
 // exits are queued for the loop that registered the pid. `add-child` checks the pid at once (it
 // may already be a zombie). `remove-child` suppresses the event; the pid stays in the table with
@@ -35,6 +36,9 @@ export class MultiLoopWatcher extends Watcher {
       return;
     }
     this.active = true;
+    // Children registered while inactive (never attached, or closed) may have exited while no
+    // SIGCHLD handler listened: that signal is gone, so look now (**fixed**: CPython does not).
+    this.sweep();
   }
 
   attachedLoop(): u32 { return 0; }
