@@ -146,3 +146,12 @@ describe('EAGAIN on the waiter thread (Threaded)', () => {
     expect(r.logs[0]).toMatch(/^child watcher: host call for pid \d+ failed with errno 11$/);
   });
 });
+
+describe('liveness without faults', () => {
+  it('MultiLoop: a child registered while inactive that exits before attachLoop is reported by the activating attach', async () => {
+    const r = await runFixture<Record<string, unknown>>('reliability-faults.js', ['inactiveMultiLoop', 'multiloop']);
+    if (r.error !== undefined) throw new Error(`${r.error}\n${r.stderr}`);
+    expect(r.result!.value).toEqual({ neverAttached: 6, afterClose: 6 });
+    expect(r.result!.zombies).toBe(0);
+  });
+});
