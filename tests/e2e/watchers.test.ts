@@ -104,9 +104,9 @@ describe.each(KINDS)('%s watcher with real children', (kind) => {
     expect(value.gone).toBe(true);
   });
 
-  it('holds the fewest pidfds that keep signals safe from pid reuse, and none after exit', async () => {
+  it('holds one pidfd per running child (Pidfd adopts the spawn\'s), and none after exit', async () => {
     const { value } = await scenario<{ during: number; after: number; rc: number; killAfterExit: string }>(kind, 'pidfdsPerChild');
-    expect(value.during).toBe(kind === 'pidfd' || kind === 'threaded' ? 1 : 0);
+    expect(value.during).toBe(1);
     expect(value.after).toBe(0);
     expect(value.rc).toBe(-15);
     expect(value.killAfterExit).toBe('ProcessLookupError');

@@ -201,11 +201,12 @@ describe('signals never reach a recycled pid, nothing is signalled after the rea
     expect(logs).toEqual([expect.stringMatching(/^child process pid \d+ exit status already read: {2}will report returncode 255$/)]);
   });
 
-  it('control: without a pidfd (Safe signals with kill(2)) the same steal-and-reuse hits the newcomer', async () => {
+  it('Safe: the same steal-and-reuse; sendSignal reaches nobody (pidfd), but Safe waits by pid and reports the newcomer', async () => {
     const { value } = await fixture<Record<string, any>>('recycled', 'safe');
     expect(value['reused']).toBe(true);
-    expect(value['signal']).toBe('ok');
-    expect(value['newcomerAlive']).toBe(false);
+    expect(value['signal']).toMatchObject({ name: 'ProcessLookupError', code: 'ESRCH' });
+    expect(value['newcomerAlive']).toBe(true);
+    expect(value['rc']).toBe(-9);
   });
 
   it.each(KINDS)('%s: after the reap sendSignal, terminate, kill, killGroup and the transport make no kill syscall', async (kind) => {

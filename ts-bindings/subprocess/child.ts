@@ -50,7 +50,7 @@ export class WatchedChild {
         throw new RuntimeError('asyncio.get_child_watcher() is not activated, subprocess support is not installed.');
       }
       const need = spawnPidfdOf(watcher);
-      const started = startPlanned(plan, need !== 'none' && canUsePidfd());
+      const started = startPlanned(plan, canUsePidfd());
       const child = new WatchedChild(loop, started);
       const host = need === 'adopt' && started.pidfd >= 0 ? watcherRuntime().host : null;
       // (host is null on a SimKernel: the pidfd then simply stays ours.)

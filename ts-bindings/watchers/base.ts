@@ -16,21 +16,19 @@ import { Delivery, watcherRuntime, type RuntimeWatcher, type WatcherRuntime } fr
 
 /** @internal The shared base of the five watchers (not exported: subclass AbstractChildWatcher). */
 /**
- * What a child started for this watcher needs of a pidfd, so that `Process.sendSignal` can never
- * reach a recycled pid:
- * - `none`: the watcher reaps on the JS thread and marks the child reaped in the same turn
- *   (Safe, Fast, MultiLoop), so checking "reaped" before kill() is enough;
- * - `keep`: the child is reaped on another thread (Threaded): hold a pidfd for signals;
- * - `adopt`: the watcher itself holds a pidfd until the reap (Pidfd): hand it the spawn's.
+ * Where the pidfd that keeps `Process.sendSignal` off recycled pids lives for a child started for
+ * this watcher: `keep`, the Process holds its own (a child can be reaped by someone else and its
+ * pid reused before the watcher looks, so "not reaped yet" is not enough for kill(2));
+ * `adopt`, the watcher holds one until the reap anyway (Pidfd): it takes the spawn's.
  * @internal
  */
-export type SpawnPidfd = 'none' | 'keep' | 'adopt';
+export type SpawnPidfd = 'keep' | 'adopt';
 
 export abstract class CoreChildWatcher extends AbstractChildWatcher implements RuntimeWatcher {
   /** @internal How callbacks reach their loop. */
   abstract readonly delivery: Delivery;
   /** @internal See SpawnPidfd. */
-  abstract readonly spawnPidfd: SpawnPidfd;
+  readonly spawnPidfd: SpawnPidfd = 'keep';
   /** @internal The core's id for this watcher. */
   protected readonly coreId: number;
   /** @internal This thread's watcher runtime (core instance, host, token table). */
@@ -129,8 +127,6 @@ export abstract class CoreChildWatcher extends AbstractChildWatcher implements R
 export abstract class AttachedLoopChildWatcher extends CoreChildWatcher {
   /** @internal Callbacks run synchronously on the attached loop. */
   readonly delivery = Delivery.Synchronous;
-  /** @internal Reaped and reported in one JS turn: no pidfd needed for safe signals. */
-  readonly spawnPidfd: SpawnPidfd = 'none';
 
   /** @internal */
   protected registrationLoop(): AbstractEventLoop | null {

@@ -4,7 +4,7 @@
 // Never waits on a pid it was not given. Strategy: assembly/watchers/multiloop.ts.
 import { Strategy } from '../core/types.js';
 import type { AbstractEventLoop } from '../events.js';
-import { RunningLoopChildWatcher, type SpawnPidfd } from './base.js';
+import { RunningLoopChildWatcher } from './base.js';
 
 /**
  * One process-wide SIGCHLD subscription (libuv's signal handling, never a raw `sigaction`); on
@@ -15,9 +15,6 @@ import { RunningLoopChildWatcher, type SpawnPidfd } from './base.js';
  * any argument) before use: that subscribes to SIGCHLD. Never waits on a pid it was not given.
  */
 export class MultiLoopChildWatcher extends RunningLoopChildWatcher {
-  /** @internal Reaped and reported in one JS turn: no pidfd needed for safe signals. */
-  readonly spawnPidfd: SpawnPidfd = 'none';
-
   constructor() {
     super(Strategy.MultiLoop);
   }

@@ -19,7 +19,7 @@ import { RunningLoopChildWatcher, type SpawnPidfd } from './base.js';
  */
 export class PidfdChildWatcher extends RunningLoopChildWatcher {
   /** @internal The watcher holds a pidfd until the reap: it adopts the one opened at spawn. */
-  readonly spawnPidfd: SpawnPidfd = 'adopt';
+  override readonly spawnPidfd: SpawnPidfd = 'adopt';
 
   constructor() {
     super(Strategy.Pidfd);

@@ -4,7 +4,7 @@
 // waits on a pid it was not given. Works in Workers. Strategy: assembly/watchers/threaded.ts.
 import { Strategy } from '../core/types.js';
 import type { AbstractEventLoop } from '../events.js';
-import { RunningLoopChildWatcher, type SpawnPidfd } from './base.js';
+import { RunningLoopChildWatcher } from './base.js';
 
 /**
  * One native waiter thread per child, blocked in `wait4(pid)`; the exit is delivered on the loop
@@ -15,9 +15,6 @@ import { RunningLoopChildWatcher, type SpawnPidfd } from './base.js';
  * Workers. Needs a running loop at `addChildHandler`. The default where pidfds are unavailable.
  */
 export class ThreadedChildWatcher extends RunningLoopChildWatcher {
-  /** @internal Reaped on a waiter thread: signals need a pidfd of their own. */
-  readonly spawnPidfd: SpawnPidfd = 'keep';
-
   constructor() {
     super(Strategy.Threaded);
   }
