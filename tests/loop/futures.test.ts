@@ -1,21 +1,13 @@
 // Future and Task: states, CPython's messages, done callbacks on the loop, awaiting, cancellation.
-import { describe, it, expect, afterEach } from '@jest/globals';
+import { describe, it, expect } from '@jest/globals';
 import {
   SelectorEventLoop, Future, Task, CancelledError, InvalidStateError, allTasks,
 } from '../../ts-bindings/events.js';
 import { RuntimeError } from '../../ts-bindings/errors.js';
 import { getRunningLoop } from '../../ts-bindings/policy.js';
+import { trackedLoops } from './tracked-loops.js';
 
-const loops: SelectorEventLoop[] = [];
-function newLoop(): SelectorEventLoop {
-  const loop = new SelectorEventLoop();
-  loops.push(loop);
-  return loop;
-}
-afterEach(() => {
-  // A failed test may leave a loop running (it would keep jest alive): stop it.
-  for (const l of loops.splice(0)) if (l.isRunning()) l.stop(); else l.close();
-});
+const newLoop = trackedLoops();
 
 async function spin(loop: SelectorEventLoop, iterations = 3): Promise<void> {
   let n = 0;

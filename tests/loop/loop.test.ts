@@ -1,6 +1,6 @@
 // SelectorEventLoop on top of Node's loop: iterations, FIFO, timers, stop/run, close, one
 // running loop per thread, exception routing, loop ids and listeners.
-import { describe, it, expect, afterEach } from '@jest/globals';
+import { describe, it, expect } from '@jest/globals';
 import {
   SelectorEventLoop, AbstractEventLoop, Handle, TimerHandle, loopId, loopFromId, addLoopListener,
   type ExceptionContext,
@@ -8,18 +8,9 @@ import {
 import { RuntimeError, NotImplementedError } from '../../ts-bindings/errors.js';
 import { getRunningLoop } from '../../ts-bindings/policy.js';
 import { setLogger } from '../../ts-bindings/log.js';
+import { trackedLoops } from './tracked-loops.js';
 
-const loops: SelectorEventLoop[] = [];
-function newLoop(): SelectorEventLoop {
-  const loop = new SelectorEventLoop();
-  loops.push(loop);
-  return loop;
-}
-afterEach(() => {
-  // A failed test may leave a loop running (it would keep jest alive): stop it.
-  for (const l of loops.splice(0)) if (l.isRunning()) l.stop(); else l.close();
-  setLogger(null);
-});
+const newLoop = trackedLoops(() => setLogger(null));
 
 /** Run the loop until `cb` has been called by something scheduled on it. */
 async function runOnceThrough(loop: SelectorEventLoop): Promise<void> {
