@@ -12,13 +12,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import {
-  DEVNULL, FastChildWatcher, MultiLoopChildWatcher, PIPE, PidfdChildWatcher, ProcessLookupError,
-  SafeChildWatcher, ThreadedChildWatcher, canUsePidfd, createSubprocessExec, getRunningLoop, run,
-  setChildWatcher, type AbstractChildWatcher, type AbstractEventLoop, type ExitInfo, type Process,
+  DEVNULL, FastChildWatcher, PIPE, ProcessLookupError, canUsePidfd, createSubprocessExec, getRunningLoop, run,
+  setChildWatcher, type AbstractEventLoop, type ExitInfo, type Process,
 } from './index.js';
+import { WATCHER_NAMES, isWatcherName, makeWatcherByName, type WatcherName } from './watchers/by-name.js';
 
-const WATCHERS = ['pidfd', 'threaded', 'safe', 'fast', 'multiloop'] as const;
-type WatcherName = typeof WATCHERS[number];
 
 const SIGNAL_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(constants.signals).map(([name, n]) => [n, name]));
@@ -29,16 +27,6 @@ const USAGE = `usage:
   childwatch run [--watcher pidfd|threaded|safe|fast|multiloop] [--json] -- CMD [ARGS...]
   childwatch init [--group] [--wait-all] [--verbose] -- CMD [ARGS...]
   childwatch tour`;
-
-function makeWatcher(name: WatcherName): AbstractChildWatcher {
-  switch (name) {
-    case 'pidfd': return new PidfdChildWatcher();
-    case 'threaded': return new ThreadedChildWatcher();
-    case 'safe': return new SafeChildWatcher();
-    case 'fast': return new FastChildWatcher();
-    case 'multiloop': return new MultiLoopChildWatcher();
-  }
-}
 
 /** Split `[options...] -- CMD ARGS...`; CMD may also come first without `--`. */
 function splitCommand(argv: string[]): { flags: string[]; command: string[] } {
@@ -73,12 +61,12 @@ async function cmdRun(argv: string[]): Promise<number> {
     if (f === '--json') json = true;
     else if (f === '--watcher' || f.startsWith('--watcher=')) {
       const v = f.includes('=') ? f.slice(f.indexOf('=') + 1) : flags[++i];
-      if (!WATCHERS.includes(v as WatcherName)) throw new UsageError(`unknown watcher '${v}'`);
-      watcherName = v as WatcherName;
+      if (!isWatcherName(v)) throw new UsageError(`unknown watcher '${v}'`);
+      watcherName = v;
     } else throw new UsageError(`unknown option '${f}'`);
   }
   if (command.length === 0) throw new UsageError('run needs a command');
-  const watcher = makeWatcher(watcherName);
+  const watcher = makeWatcherByName(watcherName);
   setChildWatcher(watcher);
   const started = process.hrtime.bigint();
   const info = await run(async () => {
@@ -195,7 +183,7 @@ interface TourResult {
 
 /** One watcher's part of the tour, in its own process (watchers change process-wide state). */
 async function cmdTourOne(name: WatcherName): Promise<number> {
-  const watcher = makeWatcher(name);
+  const watcher = makeWatcherByName(name);
   setChildWatcher(watcher);
   const t0 = performance.now();
   const quiet = { stdin: DEVNULL, stdout: DEVNULL, stderr: DEVNULL } as const;
@@ -222,8 +210,8 @@ async function cmdTour(): Promise<number> {
   const self = fileURLToPath(import.meta.url);
   const rows: TourResult[] = [];
   process.stdout.write('childwatch tour: exit codes 0 1 3 255, SIGKILL, and a burst of 200 children under each watcher\n\n');
-  for (const name of WATCHERS) {
-    if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K  running ${name} (${rows.length + 1}/${WATCHERS.length})...`);
+  for (const name of WATCHER_NAMES) {
+    if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K  running ${name} (${rows.length + 1}/${WATCHER_NAMES.length})...`);
     const proc = await createSubprocessExec(process.execPath, [self, 'tour-one', name], { stdin: DEVNULL, stdout: PIPE, stderr: 'inherit' });
     const [out] = await proc.communicate();
     if (proc.returncode !== 0) throw new Error(`tour of ${name} failed with ${proc.returncode}`);
