@@ -6,7 +6,7 @@
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
       "conditions": [
-        ["OS=='linux'", { "ldflags": ["-Wl,-z,nodelete"], "libraries": ["-lpthread"] }],
+        ["OS=='linux'", { "sources": ["host/native/spawn_linux.c"], "ldflags": ["-Wl,-z,nodelete"], "libraries": ["-lpthread"] }],
         ["OS=='mac'", { "xcode_settings": { "OTHER_CFLAGS": ["-std=gnu11", "-Wall", "-Wextra"],
                                             "MACOSX_DEPLOYMENT_TARGET": "10.15" } }]
       ]

@@ -41,6 +41,13 @@ export interface NativeSpawnOptions {
   pgid: number;
   /** Also open a pidfd for the child before returning (Linux >= 5.3; -1 where unsupported). */
   wantPidfd: boolean;
+  /**
+   * How to start the child; by default `spawnMethod()`. 'clone': clone(CLONE_VM | CLONE_VFORK |
+   * CLONE_FILES | CLONE_PIDFD) with a private fd table of only what the child needs
+   * (host/native/spawn_linux.c; Linux >= 5.9, else posix_spawn). 'posix_spawn': the libc's.
+   * Both give the child the same state; the tests run both.
+   */
+  method?: 'clone' | 'posix_spawn';
 }
 
 export interface NativeSpawnOk {
@@ -73,6 +80,12 @@ export interface NativeAddon {
    * Throws TypeError if an argument or env string holds a NUL byte.
    */
   spawn(options: NativeSpawnOptions): NativeSpawnOk | NativeSpawnFailure;
+  /**
+   * The default spawn method of this process: 'clone' on Linux >= 5.9, 'posix_spawn' elsewhere,
+   * after the clone path met a kernel or seccomp filter that refuses it, or when
+   * CHILDWATCH_SPAWN=posix_spawn was set when the addon was first loaded.
+   */
+  spawnMethod(): 'clone' | 'posix_spawn';
 
   /**
    * wait4(pid, WNOHANG) with rusage, EINTR retried. Returns the reaped pid (> 0; out[0..4] filled

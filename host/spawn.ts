@@ -31,6 +31,8 @@ export interface SpawnRequest {
   /** setpgid(0, pgid) in the child when >= 0 (0: a new group led by the child); -1 none. */
   pgid: number;
   wantPidfd: boolean;
+  /** The addon's spawn method; by default the process's (tests run both). */
+  method?: 'clone' | 'posix_spawn';
 }
 
 export interface SpawnSuccess extends NativeSpawnOk {
@@ -166,7 +168,7 @@ export function spawnNative(req: SpawnRequest): SpawnResult {
   const r = addon.spawn({
     file, argv: [argv0, ...args], envp, cwd,
     stdin: req.stdin, stdout: req.stdout, stderr: req.stderr,
-    setsid: req.setsid, pgid: req.pgid, wantPidfd: req.wantPidfd,
+    setsid: req.setsid, pgid: req.pgid, wantPidfd: req.wantPidfd, method: req.method,
   });
   if ('errno' in r) return { errno: r.errno, code: r.code, syscall: r.syscall, path: program, spawnargs: [...args] };
   noteSpawned(r.pid); // this thread's host spawned it (host/own-children.ts)

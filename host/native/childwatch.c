@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #ifdef __linux__
+#include "spawn_linux.h"
 #include <dirent.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -130,7 +131,9 @@ static int cw_errno_of(const char *s) {
   return (*s && !*end && n > 0 && n < 4096) ? (int)n : 0;
 }
 
+static void cw_spawn_method_load(void);
 static void cwf_load(void) {
+  cw_spawn_method_load();
   const char *env = getenv("CHILDWATCH_FAULTS");
   char buf[512], *save = NULL, *rule;
   if (!env || !*env) return;
@@ -361,6 +364,7 @@ struct cw_env {
   int wait_any_state;
   int is_main;
   int closing;
+  void *spawn_stack; /* the clone spawn's child stack (spawn_linux.c), mapped at first use */
   int pending_closes;
   napi_async_cleanup_hook_handle cleanup;
 };
@@ -1229,6 +1233,147 @@ static void cw_all_signals(sigset_t *set) {
 #endif
 }
 
+/* The posix_spawn path: macOS, and Linux kernels without CLONE_PIDFD or CLOSE_RANGE_UNSHARE.
+ * `src[i]` is an fd >= 3 to dup2 onto i, or -1 for kind[i]'s own meaning. */
+static int cw_posix_spawn(pid_t *pid, const char *file, char **cargv, char **cenvp,
+                          const char *cwd, const int kind[3], const int src[3], int setsid_,
+                          int64_t pgid, const char **failed) {
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  sigset_t mask;
+  short flags;
+  int err, i;
+
+  *failed = "posix_spawn";
+  if ((err = posix_spawn_file_actions_init(&fa))) return err;
+  if ((err = posix_spawnattr_init(&attr))) {
+    posix_spawn_file_actions_destroy(&fa);
+    return err;
+  }
+  for (i = 0; i < 3 && !err; i++) {
+    if (src[i] >= 0) {
+      err = posix_spawn_file_actions_adddup2(&fa, src[i], i);
+    } else if (kind[i] == CW_STDIO_NULL) {
+      err = posix_spawn_file_actions_addopen(&fa, i, "/dev/null", i == 0 ? O_RDONLY : O_RDWR, 0);
+    } else if (kind[i] == CW_STDIO_STDOUT) {
+      err = posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    } else {
+      /* 'inherit': Node marks its own 0..2 CLOEXEC at startup (uv_disable_stdio_inheritance),
+       * so the child must clear the flag: dup2(i, i) in the file actions does exactly that
+       * (glibc >= 2.29, POSIX 2024), addinherit_np on macOS. */
+#ifdef __APPLE__
+      err = posix_spawn_file_actions_addinherit_np(&fa, i);
+#else
+      err = posix_spawn_file_actions_adddup2(&fa, i, i);
+#endif
+    }
+  }
+  if (!err && cwd) {
+#ifdef CW_HAVE_ADDCHDIR
+    err = posix_spawn_file_actions_addchdir_np(&fa, cwd);
+#else
+    err = ENOSYS;
+    *failed = "chdir";
+#endif
+  }
+  /* closefrom(3) in the child, after the dup2s: nothing but 0..2 crosses exec, whatever the
+   * parent (or another thread, or another library) left inheritable. */
+#if defined(CW_HAVE_ADDCLOSEFROM)
+  if (!err) err = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+#elif !defined(__APPLE__)
+  if (!err) err = -cw_add_close_inheritable(&fa);
+#endif
+
+  /* Empty mask and default dispositions for every signal: Node ignores SIGPIPE and blocks
+   * signals in some threads; none of that may leak into the child. */
+  flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  sigemptyset(&mask);
+  if (!err) err = posix_spawnattr_setsigmask(&attr, &mask);
+  cw_all_signals(&mask);
+  if (!err) err = posix_spawnattr_setsigdefault(&attr, &mask);
+  if (!err && setsid_) {
+#ifdef POSIX_SPAWN_SETSID
+    flags |= POSIX_SPAWN_SETSID; /* a new session is also a new process group */
+#else
+    err = ENOSYS;
+    *failed = "setsid";
+#endif
+  } else if (!err && pgid >= 0) {
+    flags |= POSIX_SPAWN_SETPGROUP;
+    err = posix_spawnattr_setpgroup(&attr, (pid_t)pgid);
+  }
+#ifdef __APPLE__
+  flags |= POSIX_SPAWN_CLOEXEC_DEFAULT; /* macOS's closefrom: only the file actions' fds stay */
+#endif
+  if (!err) err = posix_spawnattr_setflags(&attr, flags);
+
+  /* glibc's posix_spawn runs the child with CLONE_VM|CLONE_VFORK (constant cost whatever the
+   * parent's heap) and reports file-action and exec failures through its return value. */
+  if (!err) err = posix_spawn(pid, file, &fa, &attr, cargv, cenvp ? cenvp : cw_environ);
+  if (err && cwd && (err == ENOENT || err == ENOTDIR || err == EACCES)) {
+    /* ENOENT/ENOTDIR/EACCES may come from the chdir action rather than exec: name it. */
+    struct stat sb;
+    if (stat(cwd, &sb)) {
+      err = errno;
+      *failed = "chdir";
+    } else if (!S_ISDIR(sb.st_mode)) {
+      err = ENOTDIR;
+      *failed = "chdir";
+    }
+  }
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  return err;
+}
+
+#ifdef __linux__
+/* Set once clone_spawn reported CW_SPAWN_UNSUPPORTED, or from the start when the environment
+ * says CHILDWATCH_SPAWN=posix_spawn (read once per process, at load; an escape hatch for a
+ * sandbox that misbehaves on clone, and how the tests run the fallback path): every spawn then
+ * uses posix_spawn. */
+static volatile int cw_clone_unsupported;
+
+static void cw_spawn_method_load(void) {
+  const char *m = getenv("CHILDWATCH_SPAWN");
+  if (m && !strcmp(m, "posix_spawn")) cw_clone_unsupported = 1;
+}
+#else
+static void cw_spawn_method_load(void) {}
+#endif
+
+#ifdef __linux__
+/* /dev/null, opened once per process (O_RDWR, CLOEXEC, >= 3) and dup2'd into every child that
+ * asks for DEVNULL: three path lookups fewer per spawn. Never closed. */
+static int cw_devnull = -1;
+static pthread_once_t cw_devnull_once = PTHREAD_ONCE_INIT;
+static void cw_devnull_open(void) {
+  int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (fd >= 0 && fd < 3) {
+    int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    close(fd);
+    fd = d;
+  }
+  cw_devnull = fd;
+}
+
+static const char *cw_clone_step_name(const char *step) {
+  /* An exec failure is reported as the spawn's, as posix_spawn reports it. */
+  return !strcmp(step, "execve") ? "posix_spawn" : step;
+}
+#endif
+
+/* The spawn method this process uses: "clone" (spawn_linux.c) or "posix_spawn". */
+static napi_value cw_spawn_method(napi_env env, napi_callback_info info) {
+  napi_value r;
+  (void)info;
+#ifdef __linux__
+  napi_create_string_utf8(env, cw_clone_unsupported ? "posix_spawn" : "clone", NAPI_AUTO_LENGTH, &r);
+#else
+  napi_create_string_utf8(env, "posix_spawn", NAPI_AUTO_LENGTH, &r);
+#endif
+  return r;
+}
+
 static napi_value cw_spawn(napi_env env, napi_callback_info info) {
   CW_ARGS(1);
   static const char *const stdio_keys[3] = {"stdin", "stdout", "stderr"};
@@ -1236,13 +1381,9 @@ static napi_value cw_spawn(napi_env env, napi_callback_info info) {
   napi_valuetype t;
   char *file = NULL, *cwd = NULL, **cargv = NULL, **cenvp = NULL;
   int kind[3], given[3] = {-1, -1, -1}, child_src[3] = {-1, -1, -1}, parent[3] = {-1, -1, -1};
-  int setsid_ = 0, want_pidfd = 0, i, err = 0, fa_ok = 0, attr_ok = 0, pidfd = -1, f;
+  int setsid_ = 0, want_pidfd = 0, use_clone = 1, i, err = 0, pidfd = -1, f;
   int64_t pgid = -1;
   const char *failed = "posix_spawn";
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  sigset_t mask;
-  short flags;
   pid_t pid = -1;
 
   if (napi_typeof(env, opts, &t) != napi_ok || t != napi_object) {
@@ -1266,122 +1407,111 @@ static napi_value cw_spawn(napi_env env, napi_callback_info info) {
   if (napi_typeof(env, v, &t) != napi_ok) goto out;
   if (t != napi_undefined && cw_get_int(env, v, "pgid", -1, INT_MAX, &pgid)) goto out;
   if (!CW_OPT("wantPidfd") || cw_get_bool(env, v, "wantPidfd", &want_pidfd)) goto out;
+  /* method (optional): 'clone' or 'posix_spawn'; by default this process's (spawnMethod()). */
+  if (!CW_OPT("method") || napi_typeof(env, v, &t) != napi_ok) goto out;
+  if (t != napi_undefined) {
+    char m[16] = "";
+    size_t mlen;
+    if (t == napi_string) napi_get_value_string_utf8(env, v, m, sizeof m, &mlen);
+    if (!strcmp(m, "posix_spawn")) {
+      use_clone = 0;
+    } else if (strcmp(m, "clone")) {
+      cw_type_error(env, "The \"method\" option must be 'clone' or 'posix_spawn'");
+      goto out;
+    }
+  }
 #undef CW_OPT
 
   /* Everything is allocated and every argument checked: from here on failures are OS errors,
    * returned as {errno, code, syscall}, and undo everything they made. */
-  if ((err = posix_spawn_file_actions_init(&fa))) goto fail;
-  fa_ok = 1;
-  if ((err = posix_spawnattr_init(&attr))) goto fail;
-  attr_ok = 1;
-
   for (i = 0; i < 3; i++) {
-    int src = -1;
     if (kind[i] == CW_STDIO_PIPE) {
-      int p[2];
+      int p[2], src;
       if ((err = -cw_pipe(p))) {
         failed = "pipe2";
         goto fail;
       }
       src = i == 0 ? p[0] : p[1];
       parent[i] = i == 0 ? p[1] : p[0];
+      if (src < 3) {
+        /* Only when the parent has 0..2 closed: move the child's end above 2, so no dup2 onto
+         * 0..2 can clobber the source of a later one. */
+        int d = fcntl(src, F_DUPFD_CLOEXEC, 3);
+        err = d < 0 ? errno : 0;
+        close(src);
+        if (d < 0) {
+          failed = "dup";
+          goto fail;
+        }
+        src = d;
+      }
+      child_src[i] = src;
     } else if (kind[i] == CW_STDIO_FD) {
-      src = given[i];
-    }
-    if (src >= 0) {
       /* Work from a private CLOEXEC copy >= 3, so no dup2 onto 0..2 can clobber the source
        * of a later one (e.g. stdout given as fd 0), and a bad fd fails here, named. */
-      int d = fcntl(src, F_DUPFD_CLOEXEC, 3);
+      int d = fcntl(given[i], F_DUPFD_CLOEXEC, 3);
       if (d < 0) {
         err = errno;
         failed = "dup";
-        if (kind[i] == CW_STDIO_PIPE) close(src);
         goto fail;
       }
-      if (kind[i] == CW_STDIO_PIPE) close(src);
       child_src[i] = d;
-      if ((err = posix_spawn_file_actions_adddup2(&fa, d, i))) goto fail;
-    } else if (kind[i] == CW_STDIO_NULL) {
-      if ((err = posix_spawn_file_actions_addopen(&fa, i, "/dev/null",
-                                                  i == 0 ? O_RDONLY : O_RDWR, 0)))
+    }
+  }
+
+  if ((f = cwf_hit(CWF_SPAWN))) {
+    err = f;
+    goto fail;
+  }
+#ifdef __linux__
+  if (use_clone && !cw_clone_unsupported) {
+    cw_child_plan plan;
+    const char *step = "clone";
+    int r;
+    pthread_once(&cw_devnull_once, cw_devnull_open);
+    if (!ce->spawn_stack) ce->spawn_stack = cw_spawn_stack_new();
+    if (ce->spawn_stack && cw_devnull >= 0) {
+      plan.file = file;
+      plan.argv = cargv;
+      plan.envp = cenvp ? cenvp : cw_environ;
+      plan.cwd = cwd;
+      for (i = 0; i < 3; i++)
+        plan.stdio[i] = child_src[i] >= 0            ? child_src[i]
+                        : kind[i] == CW_STDIO_NULL   ? cw_devnull
+                        : kind[i] == CW_STDIO_STDOUT ? CW_CHILD_STDOUT
+                                                     : CW_CHILD_INHERIT;
+      plan.setsid = setsid_;
+      plan.pgid = pgid >= 0 ? (int)pgid : -1;
+      plan.want_pidfd = want_pidfd;
+      r = cw_clone_spawn(&plan, ce->spawn_stack, &pid, &pidfd, &step);
+      if (r == 0) goto spawned;
+      if (r != CW_SPAWN_UNSUPPORTED) {
+        err = r;
+        failed = cw_clone_step_name(step);
+        pid = -1;
         goto fail;
-    } else if (kind[i] == CW_STDIO_STDOUT) {
-      if ((err = posix_spawn_file_actions_adddup2(&fa, 1, 2))) goto fail;
-    } else {
-      /* 'inherit': Node marks its own 0..2 CLOEXEC at startup (uv_disable_stdio_inheritance),
-       * so the child must clear the flag: dup2(i, i) in the file actions does exactly that
-       * (glibc >= 2.29, POSIX 2024), addinherit_np on macOS. */
-#ifdef __APPLE__
-      if ((err = posix_spawn_file_actions_addinherit_np(&fa, i))) goto fail;
-#else
-      if ((err = posix_spawn_file_actions_adddup2(&fa, i, i))) goto fail;
-#endif
-    }
-  }
-  if (cwd) {
-#ifdef CW_HAVE_ADDCHDIR
-    if ((err = posix_spawn_file_actions_addchdir_np(&fa, cwd))) goto fail;
-#else
-    err = ENOSYS;
-    failed = "chdir";
-    goto fail;
-#endif
-  }
-  /* closefrom(3) in the child, after the dup2s: nothing but 0..2 crosses exec, whatever the
-   * parent (or another thread, or another library) left inheritable. */
-#if defined(CW_HAVE_ADDCLOSEFROM)
-  if ((err = posix_spawn_file_actions_addclosefrom_np(&fa, 3))) goto fail;
-#elif !defined(__APPLE__)
-  if ((err = -cw_add_close_inheritable(&fa))) goto fail;
-#endif
-
-  /* Empty mask and default dispositions for every signal: Node ignores SIGPIPE and blocks
-   * signals in some threads; none of that may leak into the child. */
-  flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-  sigemptyset(&mask);
-  if ((err = posix_spawnattr_setsigmask(&attr, &mask))) goto fail;
-  cw_all_signals(&mask);
-  if ((err = posix_spawnattr_setsigdefault(&attr, &mask))) goto fail;
-  if (setsid_) {
-#ifdef POSIX_SPAWN_SETSID
-    flags |= POSIX_SPAWN_SETSID; /* a new session is also a new process group */
-#else
-    err = ENOSYS;
-    failed = "setsid";
-    goto fail;
-#endif
-  } else if (pgid >= 0) {
-    flags |= POSIX_SPAWN_SETPGROUP;
-    if ((err = posix_spawnattr_setpgroup(&attr, (pid_t)pgid))) goto fail;
-  }
-#ifdef __APPLE__
-  flags |= POSIX_SPAWN_CLOEXEC_DEFAULT; /* macOS's closefrom: only the file actions' fds stay */
-#endif
-  if ((err = posix_spawnattr_setflags(&attr, flags))) goto fail;
-
-  /* glibc's posix_spawn runs the child with CLONE_VM|CLONE_VFORK (constant cost whatever the
-   * parent's heap) and reports file-action and exec failures through its return value. */
-  if ((f = cwf_hit(CWF_SPAWN))) err = f;
-  else err = posix_spawn(&pid, file, &fa, &attr, cargv, cenvp ? cenvp : cw_environ);
-  if (err) {
-    struct stat sb;
-    /* ENOENT/ENOTDIR/EACCES may come from the chdir action rather than exec: name it. */
-    if (cwd && (err == ENOENT || err == ENOTDIR || err == EACCES)) {
-      if (stat(cwd, &sb)) {
-        err = errno;
-        failed = "chdir";
-      } else if (!S_ISDIR(sb.st_mode)) {
-        err = ENOTDIR;
-        failed = "chdir";
       }
+      cw_clone_unsupported = 1;
     }
+  }
+#endif
+  err = cw_posix_spawn(&pid, file, cargv, cenvp, cwd, kind, child_src, setsid_, pgid, &failed);
+  if (err) {
     pid = -1;
     goto fail;
   }
+  if (want_pidfd) pidfd = -1;
+#ifdef __linux__
+spawned:
+#endif
   cw_pidset_add(&ce->tracked, (int)pid);
-  if (want_pidfd) {
+  if (want_pidfd && pidfd < 0) {
     pidfd = cw_pidfd_open((pid_t)pid);
     if (pidfd < 0) pidfd = -1; /* the caller falls back (pidfdOpen tells it why) */
+  } else if (pidfd >= 0 && cwf_hit(CWF_PIDFD_OPEN)) {
+    /* Fault injection covers the pidfd that came with the clone as it did pidfd_open's. */
+    close(pidfd);
+    pidfd = -1;
   }
   napi_create_object(env, &result);
   cw_set(env, result, "pid", cw_int(env, pid));
@@ -1396,8 +1526,6 @@ fail:
 out:
   for (i = 0; i < 3; i++)
     if (child_src[i] >= 0) close(child_src[i]);
-  if (fa_ok) posix_spawn_file_actions_destroy(&fa);
-  if (attr_ok) posix_spawnattr_destroy(&attr);
   free(file);
   free(cwd);
   cw_free_strv(cargv);
@@ -1461,6 +1589,9 @@ static void cw_env_finish(cw_env *ce) {
   if (ce->actx) napi_async_destroy(env, ce->actx);
   napi_set_instance_data(env, NULL, NULL, NULL);
   free(ce->tracked.slots);
+#ifdef __linux__
+  cw_spawn_stack_free(ce->spawn_stack);
+#endif
   free(ce);
   napi_remove_async_cleanup_hook(h);
 }
@@ -1548,6 +1679,7 @@ NAPI_MODULE_INIT() {
     napi_property_descriptor fns[] = {
 #define CW_FN(n, f) {n, NULL, f, NULL, NULL, NULL, napi_enumerable, ce}
       CW_FN("spawn", cw_spawn),
+      CW_FN("spawnMethod", cw_spawn_method),
       CW_FN("waitPid", cw_wait_pid),
       CW_FN("waitAny", cw_wait_any),
       CW_FN("waitAnyState", cw_wait_any_state),

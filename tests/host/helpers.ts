@@ -11,11 +11,14 @@ export { addon };
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
+/** Defaults every request() starts from: spawn.test.ts sets `method` to run its cases both ways. */
+export const requestDefaults: Partial<SpawnRequest> = {};
+
 export function request(program: string, args: string[] = [], over: Partial<SpawnRequest> = {}): SpawnRequest {
   return {
     program, args, env: process.env, cwd: null,
     stdin: 'null' as NativeStdio, stdout: 'null' as NativeStdio, stderr: 'inherit' as NativeStdio,
-    setsid: false, pgid: -1, wantPidfd: false, ...over,
+    setsid: false, pgid: -1, wantPidfd: false, ...requestDefaults, ...over,
   };
 }
 

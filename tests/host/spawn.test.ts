@@ -1,6 +1,7 @@
-// host/spawn.ts + addon.spawn: posix_spawn with stdio, cwd, env, sessions and groups,
-// closefrom, signal reset, executable resolution against the child's PATH, and every failure
-// leaving nothing behind (no fd, no child).
+// host/spawn.ts + addon.spawn: stdio, cwd, env, sessions and groups, closefrom, signal reset,
+// executable resolution against the child's PATH, and every failure leaving nothing behind (no
+// fd, no child). Every case runs with both spawn methods: 'clone' (host/native/spawn_linux.c, the
+// default on Linux) and 'posix_spawn' (the fallback), which must be indistinguishable.
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,7 @@ import { join } from 'node:path';
 import { resolveExecutable, spawnNative } from '../../host/spawn.js';
 import {
   addon, childPids, exitCodeOf, fdCount, openFds, readAll, reap, request, resultOf, runFixture, sh,
-  spawnOk, termSigOf, writeAll,
+  requestDefaults, spawnOk, termSigOf, writeAll,
 } from './helpers.js';
 
 let dir: string;
@@ -21,6 +22,10 @@ beforeAll(() => {
   writeFileSync(join(dir, 'plain-file'), 'x');
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe.each(['clone', 'posix_spawn'] as const)('spawn method %s', (method) => {
+beforeAll(() => { requestDefaults.method = method; });
+afterAll(() => { delete requestDefaults.method; });
 
 describe('exit status', () => {
   it('reports the exit code', async () => {
@@ -173,9 +178,12 @@ describe('hygiene in the child', () => {
   it('closefrom(3): an inheritable (non-CLOEXEC) parent fd is absent in the child', async () => {
     // A fresh process whose fds 40 and 41 are inheritable pipes, which spawns `sh` through the
     // addon and, for contrast, through child_process (which relies on CLOEXEC alone).
-    const run = await runFixture('host-closefrom.mjs', {}, { pipeFds: [40, 41] });
+    const run = await runFixture('host-closefrom.mjs', method === 'posix_spawn' ? { CHILDWATCH_SPAWN: method } : {},
+      { pipeFds: [40, 41] });
     const res = resultOf(run);
+    expect(res['method']).toBe(method);
     expect(res['inheritable']).toEqual([40, 41]); // the precondition: not CLOEXEC in the fixture
+    expect(res['stdoutFd']).toBeGreaterThan(41); // and below the child's stdout source
     expect(res['viaAddon']).toEqual([]);
     expect(res['viaChildProcess']).toEqual(expect.arrayContaining([40, 41])); // the leak we avoid
   });
@@ -251,4 +259,5 @@ describe('pidfd at spawn', () => {
     expect(termSigOf((await reap(c.pid)).status)).toBe(9);
     expect(addon.close(c.pidfd)).toBe(0);
   });
+});
 });

@@ -1,0 +1,187 @@
+/*
+ * childwatch native host: spawning a child on Linux with clone(CLONE_VM | CLONE_VFORK |
+ * CLONE_FILES | CLONE_PIDFD), the way glibc's posix_spawn does it but without the three costs it
+ * has in a large multi-threaded process such as Node (bench/README.md, "Where a spawn goes"):
+ *
+ * - The fd table. posix_spawn clones without CLONE_FILES: the kernel copies the parent's whole
+ *   table into the child (a reference taken on every open file) and the child's closefrom(3)
+ *   drops them again, all before the parent is released: ~100 us with 2000 pidfds open. Here the
+ *   child shares the table and its first act is close_range(lo, ~0, CLOSE_RANGE_UNSHARE), which
+ *   gives it a private table holding only fds 0..lo-1, where lo is one past the highest fd it
+ *   needs (its three stdio sources, normally small numbers): O(lo), not O(open fds).
+ * - The stack. glibc maps a fresh stack for every child and unmaps it after, and the munmap of a
+ *   multi-threaded process is a TLB shootdown on the other CPUs. Here each environment (thread)
+ *   has one stack, mapped once (the caller passes it); a thread spawns one child at a time and is
+ *   suspended until that child has exec'd or died (CLONE_VFORK), so nothing else uses it then.
+ * - pidfd_open. CLONE_PIDFD returns the child's pidfd from the clone itself.
+ *
+ * Contract of cw_clone_spawn: the parent's signal mask is set to "everything blocked" around
+ * the clone (so no handler of ours runs in the child, which shares our memory); the child resets
+ * every signal to SIG_DFL (also the ignored ones: Node ignores SIGPIPE), unblocks all, puts its
+ * stdio in place, closes everything else, chdir/setsid/setpgid as asked, and execs. Any failure
+ * in the child is written to the caller's frame (shared memory) before _exit(127), and the
+ * parent reaps that child before returning the error: a failed spawn leaves no process and no fd.
+ *
+ * What the child may do: only raw system calls and writes into its own context. It runs on the
+ * calling thread's TLS (errno is the parent's, which is suspended), so no malloc, no locks, no
+ * stdio, no function that may take a lock another thread of the parent holds.
+ *
+ * CW_SPAWN_UNSUPPORTED is returned when this kernel lacks a piece (CLONE_PIDFD before 5.2,
+ * close_range UNSHARE before 5.9, a seccomp filter refusing either): the caller then uses
+ * posix_spawn, and remembers.
+ */
+#define _GNU_SOURCE 1
+#include "spawn_linux.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE (1U << 1)
+#endif
+
+/* The kernel's sigset is _NSIG bits: 8 bytes on every architecture Node runs on but MIPS. */
+#define CW_KSIGSET_BYTES (_NSIG / 8)
+
+typedef struct cw_child_ctx {
+  const cw_child_plan *plan;
+  int lo;            /* the child keeps fds 0..lo-1 of the shared table, then closes 3..lo-1 */
+  volatile int err;  /* written by the child on failure, read by the parent after the clone */
+  const char *volatile step;
+} cw_child_ctx;
+
+static long cw_raw_sigmask(int how, const void *set, void *old) {
+  return syscall(SYS_rt_sigprocmask, how, set, old, CW_KSIGSET_BYTES);
+}
+
+static int cw_child_fail(cw_child_ctx *c, int err, const char *step) {
+  c->err = err ? err : EIO;
+  c->step = step;
+  syscall(SYS_exit, 127); /* this task only: exit_group would take the parent with it */
+  return 127;
+}
+
+static int cw_child_main(void *arg) {
+  cw_child_ctx *c = arg;
+  const cw_child_plan *p = c->plan;
+  /* An all-zero kernel sigaction is SIG_DFL with no flags and an empty mask on every layout. */
+  static const unsigned long dfl[8];
+  static const unsigned long none[2];
+  int sig, i;
+
+  /* 1. A private fd table with only what we need. Until this returns the table is the
+   *    parent's: nothing may be opened, closed or dup'd before it. */
+  if (syscall(SYS_close_range, (unsigned)c->lo, ~0U, CLOSE_RANGE_UNSHARE))
+    return cw_child_fail(c, errno, "close_range");
+
+  /* 2. Default dispositions for every signal, while all are still blocked (raw system calls:
+   *    glibc refuses its internal 32 and 33, which must not stay ignored in the exec'd program). */
+  for (sig = 1; sig < _NSIG; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    syscall(SYS_rt_sigaction, sig, dfl, NULL, CW_KSIGSET_BYTES);
+  }
+
+  /* 3. stdio. Sources are >= 3 (the caller sees to it), so no dup2 clobbers a later source. */
+  for (i = 0; i < 3; i++) {
+    int src = p->stdio[i];
+    if (src == CW_CHILD_INHERIT || (i == 2 && src == CW_CHILD_STDOUT)) {
+      if (src == CW_CHILD_STDOUT) {
+        if (dup2(1, 2) < 0) return cw_child_fail(c, errno, "dup2");
+      } else if (fcntl(i, F_SETFD, 0) < 0 && errno != EBADF) {
+        /* Node marks its own 0..2 CLOEXEC; the child must get them. A closed one stays closed. */
+        return cw_child_fail(c, errno, "fcntl");
+      }
+    } else if (dup2(src, i) < 0) {
+      return cw_child_fail(c, errno, "dup2");
+    }
+  }
+  /* 4. closefrom(3): the private table holds nothing above lo-1. */
+  if (c->lo > 3 && syscall(SYS_close_range, 3U, ~0U, 0U))
+    return cw_child_fail(c, errno, "close_range");
+
+  if (p->cwd && chdir(p->cwd)) return cw_child_fail(c, errno, "chdir");
+  if (p->setsid) {
+    if (setsid() < 0) return cw_child_fail(c, errno, "setsid");
+  } else if (p->pgid >= 0 && setpgid(0, p->pgid)) {
+    return cw_child_fail(c, errno, "setpgid");
+  }
+
+  /* 5. Unblock everything and exec. A signal arriving now finds SIG_DFL. */
+  if (cw_raw_sigmask(SIG_SETMASK, none, NULL)) return cw_child_fail(c, errno, "sigprocmask");
+  execve(p->file, p->argv, p->envp);
+  return cw_child_fail(c, errno, "execve");
+}
+
+void *cw_spawn_stack_new(void) {
+  void *s = mmap(NULL, CW_SPAWN_STACK_BYTES, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  return s == MAP_FAILED ? NULL : s;
+}
+
+void cw_spawn_stack_free(void *stack) {
+  if (stack) munmap(stack, CW_SPAWN_STACK_BYTES);
+}
+
+int cw_clone_spawn(const cw_child_plan *plan, void *stack, pid_t *pid_out, int *pidfd_out,
+                   const char **step) {
+  static const unsigned long all[2] = {~0UL, ~0UL};
+  unsigned long old[2];
+  cw_child_ctx ctx;
+  int flags = CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, pidfd = -1, i, err;
+  pid_t pid;
+  char *top = (char *)stack + CW_SPAWN_STACK_BYTES;
+
+  memset(&ctx, 0, sizeof ctx);
+  ctx.plan = plan;
+  ctx.lo = 3;
+  for (i = 0; i < 3; i++)
+    if (plan->stdio[i] >= ctx.lo) ctx.lo = plan->stdio[i] + 1;
+  if (plan->want_pidfd) flags |= CLONE_PIDFD;
+  top = (char *)((uintptr_t)top & ~(uintptr_t)15);
+
+  cw_raw_sigmask(SIG_SETMASK, all, old);
+  pid = clone(cw_child_main, top, flags, &ctx, &pidfd);
+  err = pid < 0 ? errno : 0;
+  cw_raw_sigmask(SIG_SETMASK, old, NULL);
+
+  if (pid < 0) {
+    *step = "clone";
+    /* EINVAL: a flag this kernel does not know (CLONE_PIDFD before 5.2); EPERM/ENOSYS: a
+     * seccomp filter. posix_spawn may still work. */
+    return (err == EINVAL || err == ENOSYS || err == EPERM) ? CW_SPAWN_UNSUPPORTED : err;
+  }
+  if (ctx.err) {
+    /* The child has exited (CLONE_VFORK released us): reap it. ECHILD if another thread's
+     * wait(-1) took it first, which is as good. */
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    if (pidfd >= 0) close(pidfd);
+    *step = ctx.step;
+    if (!strcmp(ctx.step, "close_range") &&
+        (ctx.err == ENOSYS || ctx.err == EINVAL || ctx.err == EPERM))
+      return CW_SPAWN_UNSUPPORTED;
+    return ctx.err;
+  }
+  if (plan->want_pidfd && pidfd < 0) {
+    /* A kernel that ignored the flag: the caller opens one (or learns why it cannot). */
+    pidfd = -1;
+  }
+  *pid_out = pid;
+  *pidfd_out = pidfd;
+  return 0;
+}

@@ -1,0 +1,35 @@
+/* childwatch native host: the Linux clone-based spawn (spawn_linux.c). */
+#ifndef CW_SPAWN_LINUX_H
+#define CW_SPAWN_LINUX_H
+#include <sys/types.h>
+
+/* The child's stack, one per environment (thread): mapped once, reused by every spawn. */
+#define CW_SPAWN_STACK_BYTES (64 * 1024)
+
+/* stdio[i]: an fd >= 3 to dup2 onto i, or one of these. */
+#define CW_CHILD_INHERIT (-1) /* keep the parent's fd i (its CLOEXEC flag cleared) */
+#define CW_CHILD_STDOUT (-2)  /* stdio[2] only: a copy of the child's fd 1 */
+
+/* Returned when this kernel (or a seccomp filter) refuses a piece: use posix_spawn instead. */
+#define CW_SPAWN_UNSUPPORTED (-1)
+
+typedef struct cw_child_plan {
+  const char *file;
+  char *const *argv;
+  char *const *envp;
+  const char *cwd; /* NULL: the parent's */
+  int stdio[3];
+  int setsid;
+  int pgid; /* >= 0: setpgid(0, pgid) in the child; -1: none */
+  int want_pidfd;
+} cw_child_plan;
+
+void *cw_spawn_stack_new(void);
+void cw_spawn_stack_free(void *stack);
+
+/* 0 with *pid_out and *pidfd_out (-1 when not wanted or the kernel gave none); an errno > 0
+ * with *step naming what failed ("clone", "close_range", "dup2", "fcntl", "chdir", "setsid",
+ * "setpgid", "sigprocmask", "execve"), nothing left behind; or CW_SPAWN_UNSUPPORTED. */
+int cw_clone_spawn(const cw_child_plan *plan, void *stack, pid_t *pid_out, int *pidfd_out,
+                   const char **step);
+#endif
