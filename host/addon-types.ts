@@ -125,6 +125,15 @@ export interface NativeAddon {
    */
   pollFd(fd: number, oneShot: boolean, ownsFd: boolean, callback: () => void): NativePoll | number;
 
+  /**
+   * A set of pidfds watched through one epoll instance (Linux; -ENOSYS elsewhere): each member is
+   * armed one-shot for readability under a caller's id (0..2^31-1). When members become ready,
+   * `callback(count)` is called with their ids in `ids[0..count)`, as often as needed. The set
+   * owns its members: `remove` and `close` close them (and so does the environment's cleanup).
+   * Keep `ids` alive and attached (the addon holds a reference and writes into it).
+   */
+  pidfdSet(ids: Int32Array, callback: (count: number) => void): NativePidfdSet | number;
+
   /** Subscribe to a signal with a uv_signal_t (works in Workers). Never sigaction/signalfd. */
   signalSubscribe(signum: number, callback: (signum: number) => void): NativeHandle | number;
 
@@ -150,6 +159,15 @@ export interface NativeAddon {
   faults(): string;
   /** For every op with a CHILDWATCH_FAULTS rule: how many calls were failed so far (process-wide). */
   faultHits(): Record<string, number>;
+}
+
+export interface NativePidfdSet extends NativeHandle {
+  /** Watch `fd` (the set owns it from now on) under `id`. 0 or -errno (the caller keeps the fd). */
+  add(fd: number, id: number): number;
+  /** Arm a member again for one more notification under `id`. 0 or -errno. */
+  rearm(fd: number, id: number): number;
+  /** Stop watching a member and close it. 0, or -ENOENT if `fd` is not a member (left alone). */
+  remove(fd: number): number;
 }
 
 export interface NativePoll extends NativeHandle {

@@ -21,7 +21,9 @@
 //   the core is trusted with any pid, as libuv trusts its caller.
 import { constants as osConstants } from 'node:os';
 import { addon as defaultAddon } from './addon.js';
-import { WAIT_RECORD, type NativeAddon, type NativeHandle, type NativePoll } from './addon-types.js';
+import {
+  WAIT_RECORD, type NativeAddon, type NativeHandle, type NativePidfdSet, type NativePoll,
+} from './addon-types.js';
 import { isOwnChild, noteReaped, ownChildren, ownChildrenOnly } from './own-children.js';
 import {
   newWaitRecord, type CoreExports, type HostImports, type ReportCode, type WaitRecord,
@@ -56,11 +58,17 @@ export interface NodeHostHooks {
   ownChildrenOnly?: boolean;
 }
 
+/** A watched pidfd: a member of the host's pidfd set (`id`), or its own poll where there is no set. */
 interface PidfdWatch {
-  poll: NativePoll;
+  fd: number;
+  id: number;
+  poll: NativePoll | null;
   watcher: number;
   pid: number;
 }
+
+/** Most ready pidfds taken per callback of the set (more are delivered by further callbacks). */
+const READY_BATCH = 64;
 
 function errnoOf(err: unknown): number {
   const n = (err as { errno?: unknown } | null)?.errno;
@@ -79,6 +87,16 @@ export class NodeHost implements HostImports {
   private batchEnd = 1;
   /** Open pidfd watches by fd (the poll owns the fd). */
   private readonly pidfds = new Map<number, PidfdWatch>();
+  /**
+   * Every watched pidfd in one epoll set (one uv_poll for all, created at the first watch;
+   * null where the addon has none: then a poll per pidfd). Ids name the watches in the set's
+   * events; an id is never reused while the host lives, so an event read for a watch that a
+   * callback of the same batch closed is recognised as stale.
+   */
+  private pidfdSet: NativePidfdSet | null | undefined;
+  private readonly readyIds = new Int32Array(READY_BATCH);
+  private readonly setWatches = new Map<number, PidfdWatch>();
+  private nextWatchId = 1;
   /** Watchers on the process-wide SIGCHLD subscription (loop 0), in subscription order. */
   private readonly sigchldWatchers = new Set<number>();
   private sigchld: NativeHandle | null = null;
@@ -237,13 +255,24 @@ export class NodeHost implements HostImports {
     try {
       const existing = this.pidfds.get(fd);
       if (existing !== undefined) {
-        // Asked again for the same fd: one more notification (the poll is one-shot).
+        // Asked again for the same fd: one more notification (the watch is one-shot).
         existing.watcher = watcher;
         existing.pid = pid;
-        return existing.poll.restart();
+        return existing.poll !== null ? existing.poll.restart() : this.pidfdSet!.rearm(fd, existing.id);
       }
-      const watch: PidfdWatch = { poll: null as unknown as NativePoll, watcher, pid };
-      const poll = this.addon.pollFd(fd, true, true, () => this.onPidfdReadable(fd, watch));
+      const set = this.ensurePidfdSet();
+      if (set !== null) {
+        const id = this.nextWatchId;
+        this.nextWatchId = id >= 0x7fffffff ? 1 : id + 1;
+        const rc = set.add(fd, id);
+        if (rc < 0) return rc;
+        const watch: PidfdWatch = { fd, id, poll: null, watcher, pid };
+        this.setWatches.set(id, watch);
+        this.pidfds.set(fd, watch);
+        return 0;
+      }
+      const watch: PidfdWatch = { fd, id: 0, poll: null, watcher, pid };
+      const poll = this.addon.pollFd(fd, true, true, () => this.onPidfdReadable(watch));
       if (typeof poll === 'number') return poll < 0 ? poll : -EINVAL;
       watch.poll = poll;
       this.pidfds.set(fd, watch);
@@ -253,8 +282,32 @@ export class NodeHost implements HostImports {
     }
   }
 
-  private onPidfdReadable(fd: number, watch: PidfdWatch): void {
-    if (this.pidfds.get(fd) !== watch) return; // closed meanwhile
+  private ensurePidfdSet(): NativePidfdSet | null {
+    if (this.pidfdSet === undefined) {
+      const set = typeof this.addon.pidfdSet === 'function'
+        ? this.addon.pidfdSet(this.readyIds, (count) => this.onPidfdSetReady(count))
+        : -38; // ENOSYS: an addon without sets (a test's stand-in)
+      this.pidfdSet = typeof set === 'number' ? null : set;
+    }
+    return this.pidfdSet;
+  }
+
+  private onPidfdSetReady(count: number): void {
+    const core = this.core;
+    if (core === null) return;
+    try {
+      for (let i = 0; i < count; i++) {
+        const watch = this.setWatches.get(this.readyIds[i]!);
+        // Closed meanwhile (by a callback of this batch): stale.
+        if (watch !== undefined && this.pidfds.get(watch.fd) === watch) core.onPidfdReady(watch.watcher, watch.pid);
+      }
+    } finally {
+      this.hooks.afterEvent();
+    }
+  }
+
+  private onPidfdReadable(watch: PidfdWatch): void {
+    if (this.pidfds.get(watch.fd) !== watch) return; // closed meanwhile
     this.enter((core) => core.onPidfdReady(watch.watcher, watch.pid));
   }
 
@@ -265,11 +318,16 @@ export class NodeHost implements HostImports {
     if (!mine && this.ownChildrenOnly) return; // never close an fd this host did not hand out
     try {
       const watch = this.pidfds.get(fd);
-      if (watch !== undefined) {
-        this.pidfds.delete(fd);
-        watch.poll.close(); // closes the poll, then the fd it owns
-      } else {
+      if (watch === undefined) {
         this.addon.close(fd);
+      } else {
+        this.pidfds.delete(fd);
+        if (watch.poll !== null) {
+          watch.poll.close(); // closes the poll, then the fd it owns
+        } else {
+          this.setWatches.delete(watch.id);
+          this.pidfdSet!.remove(fd); // EPOLL_CTL_DEL, then close
+        }
       }
     } catch {
       // nothing to report: the fd is not ours any more either way
@@ -385,6 +443,8 @@ export class NodeHost implements HostImports {
     if (this.closed) return;
     this.closed = true;
     for (const fd of [...this.pidfds.keys()]) this.pidfdClose(fd);
+    this.pidfdSet?.close();
+    this.pidfdSet = null;
     for (const watcher of [...this.sigchldWatchers, ...this.loopWatchers]) this.unsubscribeSigchld(watcher);
     this.core = null;
   }

@@ -3,12 +3,12 @@
 // need process-wide state (wait-any batching, the shared SIGCHLD subscription). The real addon
 // is used for pidfd watches and waiter threads, and in a fresh process for SIGCHLD + wait-any.
 import { describe, it, expect } from '@jest/globals';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { NodeHost, type NodeHostHooks } from '../../host/node-host.js';
 import { WAIT_RECORD, type NativeAddon, type NativeHandle, type NativePoll } from '../../host/addon-types.js';
 import { newWaitRecord, type CoreExports, type WaitRecord } from '../../ts-bindings/core/types.js';
-import { ROOT, addon, exitCodeOf, exited, resultOf, runFixture, sh, spawnOk } from './helpers.js';
+import { ROOT, addon, exitCodeOf, exited, procState, resultOf, runFixture, sh, spawnOk } from './helpers.js';
 
 type Call = [string, ...number[]];
 
@@ -109,6 +109,31 @@ describe('NodeHost with the real addon', () => {
     addon.kill(d.pid, 9);
     await exited(d.pid);
     expect(addon.waitPid(d.pid, new Float64Array(WAIT_RECORD))).toBe(d.pid);
+  });
+
+  it('every watched pidfd shares one epoll set: one fd for all, a batch of exits is one afterEvent', async () => {
+    const epolls = (): number => readdirSync('/proc/self/fd').filter((fd) => {
+      try { return readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:[eventpoll]'; } catch { return false; }
+    }).length;
+    const before = epolls();
+    const { host, calls } = makeHost();
+    const kids = Array.from({ length: 5 }, () => spawnOk('sleep', ['30']));
+    const fds = kids.map((k) => host.pidfdOpen(k.pid));
+    kids.forEach((k, i) => expect(host.watchPidfd(3, k.pid, fds[i]!)).toBe(0));
+    expect(host.watchedPidfds).toBe(5);
+    expect(epolls()).toBe(before + 1);
+    // All five exit before the loop turns: one readiness of the set, one batch.
+    for (const k of kids) addon.kill(k.pid, 9);
+    for (const k of kids) while (procState(k.pid) !== 'Z') { /* SIGKILL takes microseconds */ }
+    await keepAlive(new Promise<void>((r) => { const t = setInterval(() => { if (calls.length >= 11) { clearInterval(t); r(); } }, 5); }));
+    expect(calls.filter((c) => c[0] === 'onPidfdReady').map((c) => c[2]).sort()).toEqual(kids.map((k) => k.pid).sort());
+    expect(calls.filter((c) => c[0] === 'afterEvent')).toHaveLength(1);
+    expect(calls[calls.length - 1]).toEqual(['afterEvent']);
+    for (const fd of fds) host.pidfdClose(fd);
+    expect(host.watchedPidfds).toBe(0);
+    for (const fd of fds) expect(existsSync(`/proc/self/fd/${fd}`)).toBe(false);
+    host.close();
+    expect(epolls()).toBe(before);
   });
 
   it('startWaiter: onWaiterDone(watcher, pid, result, rec) then afterEvent', async () => {

@@ -110,3 +110,69 @@ describe('pollFd on a pidfd', () => {
     closeSync(fd);
   });
 });
+
+describe('pidfdSet: many pidfds behind one epoll instance', () => {
+  const ENOENT = 2;
+  // Collects the ids the set reports, callback by callback.
+  function newSet(): { set: import('../../host/addon-types.js').NativePidfdSet; got: number[][] } {
+    const ids = new Int32Array(2); // small on purpose: three ready members take two callbacks
+    const got: number[][] = [];
+    const set = addon.pidfdSet(ids, (count) => { got.push([...ids.subarray(0, count)]); });
+    if (typeof set === 'number') throw new Error(`pidfdSet: ${set}`);
+    return { set, got };
+  }
+
+  it('reports each member once, by id, when its child exits (one-shot until rearmed)', async () => {
+    const { set, got } = newSet();
+    const kids = [spawnOk('sleep', ['30'], { wantPidfd: true }), spawnOk('sleep', ['30'], { wantPidfd: true }),
+      spawnOk('sleep', ['30'], { wantPidfd: true }), spawnOk('sleep', ['30'], { wantPidfd: true })];
+    // Three exit before they join the set, so they are ready together; the fourth stays.
+    for (const k of kids.slice(0, 3)) expect(addon.pidfdSendSignal(k.pidfd, 9)).toBe(0);
+    for (const k of kids.slice(0, 3)) await exited(k.pid);
+    kids.forEach((k, i) => expect(set.add(k.pidfd, 100 + i)).toBe(0));
+    for (let i = 0; i < 20 && got.flat().length < 3; i++) await turn();
+    expect(got.flat().sort()).toEqual([100, 101, 102]);
+    expect(got.map((ids) => ids.length)).toEqual([2, 1]); // an ids buffer of 2: two callbacks
+    // Still readable (not reaped), but one-shot: nothing more until rearmed.
+    for (let i = 0; i < 5; i++) await turn();
+    expect(got.flat().length).toBe(3);
+    expect(set.rearm(kids[0]!.pidfd, 7)).toBe(0);
+    for (let i = 0; i < 20 && got.flat().length < 4; i++) await turn();
+    expect(got.flat()).toContain(7);
+    // remove() closes a member; a non-member is refused and left open.
+    const out = new Float64Array(WAIT_RECORD);
+    for (const k of kids.slice(0, 3)) {
+      expect(addon.waitPidfd(k.pidfd, out)).toBe(k.pid);
+      expect(set.remove(k.pidfd)).toBe(0);
+      expect(fdOpen(k.pidfd)).toBe(false);
+    }
+    const other = addon.pidfdOpen(kids[3]!.pid);
+    expect(set.remove(other)).toBe(-ENOENT);
+    expect(fdOpen(other)).toBe(true);
+    // close() closes the members left.
+    set.close();
+    expect(fdOpen(kids[3]!.pidfd)).toBe(false);
+    expect(set.add(other, 1)).toBe(-EBADF);
+    expect(addon.pidfdSendSignal(other, 9)).toBe(0);
+    await exited(kids[3]!.pid);
+    expect(addon.waitPidfd(other, out)).toBe(kids[3]!.pid);
+    expect(addon.close(other)).toBe(0);
+  });
+
+  it('refuses what it cannot watch, keeping the fd with the caller', () => {
+    const { set } = newSet();
+    const fd = openSync('/dev/null', 'r');
+    try {
+      expect(set.add(fd, 1)).toBe(-EPERM); // epoll cannot watch a regular file or /dev/null
+      expect(fdOpen(fd)).toBe(true);
+      expect(set.add(0x7ffffff0, 1)).toBe(-EBADF);
+    } finally {
+      closeSync(fd);
+      set.close();
+    }
+    const typeError = expect.objectContaining({ name: 'TypeError' });
+    expect(() => addon.pidfdSet(new Int32Array(0), () => {})).toThrow(typeError);
+    expect(() => addon.pidfdSet(new Float64Array(4) as unknown as Int32Array, () => {})).toThrow(typeError);
+    expect(() => addon.pidfdSet(new Int32Array(4), 1 as unknown as () => void)).toThrow(typeError);
+  });
+});
