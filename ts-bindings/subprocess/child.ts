@@ -15,6 +15,7 @@ import { watcherRuntime } from '../watchers/runtime.js';
 import { checkSignal } from '../util/validate.js';
 import { closeFd, reapInBackground, signalChild } from '../../host/process-control.js';
 import { startPlanned, type SpawnPlan, type StartedChild } from './spawn.js';
+import type { LoopLease } from './implicit-loop.js';
 
 export class WatchedChild {
   readonly pid: number;
@@ -27,7 +28,12 @@ export class WatchedChild {
   /** True when `pidfd` belongs to the watcher (Pidfd adopted it): valid until the reap, never closed here. */
   private pidfdAdopted = false;
   private code: number | null = null;
-  private readonly exitListeners: Array<(returncode: number) => void> = [];
+  /** Resolves `exited`; then the listeners, in order. No array until a second listener (memory
+   *  per watched child is a benchmark: W5). */
+  private resolveExited: ((returncode: number) => void) | null = null;
+  private exitListeners: Array<(returncode: number) => void> | null = null;
+  /** Released at the exit: the lease that keeps an implicit loop running for this child. */
+  private lease: LoopLease | null = null;
   readonly exited: Promise<number>;
 
   private constructor(readonly loop: AbstractEventLoop, child: StartedChild) {
@@ -36,7 +42,7 @@ export class WatchedChild {
     this.stdinFd = child.stdin;
     this.stdoutFd = child.stdout;
     this.stderrFd = child.stderr;
-    this.exited = new Promise((resolve) => this.exitListeners.push(resolve));
+    this.exited = new Promise((resolve) => { this.resolveExited = resolve; });
   }
 
   /** Start a planned child (see `planChild`: arguments are checked before this) under the
@@ -83,14 +89,28 @@ export class WatchedChild {
   /** Called once, on the loop, with the returncode. */
   onExit(listener: (returncode: number) => void): void {
     if (this.code !== null) listener(this.code);
-    else this.exitListeners.push(listener);
+    else (this.exitListeners ??= []).push(listener);
+  }
+
+  /** Hold `lease` until the exit (then release it), or release it now if already exited. */
+  holdUntilExit(lease: LoopLease): void {
+    if (this.code !== null) lease.release();
+    else this.lease = lease;
   }
 
   processExited(returncode: number): void {
     if (this.code !== null) return;
     this.code = returncode;
     this.closePidfd();
-    for (const l of this.exitListeners.splice(0)) l(returncode);
+    const resolve = this.resolveExited;
+    const listeners = this.exitListeners;
+    const lease = this.lease;
+    this.resolveExited = null;
+    this.exitListeners = null;
+    this.lease = null;
+    resolve?.(returncode);
+    if (listeners !== null) for (const l of listeners) l(returncode);
+    lease?.release();
   }
 
   /**

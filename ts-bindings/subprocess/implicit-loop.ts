@@ -39,31 +39,47 @@ export function acquireLoop(): LoopLease {
   return leaseLoop(runningLoopOrNull() ?? currentLoop());
 }
 
+/** A lease on a loop someone else runs: releasing it does nothing. One per loop, shared. */
+class FreeLease implements LoopLease {
+  constructor(readonly loop: AbstractEventLoop) {}
+  release(): void {}
+}
+
+/** A lease that counts: the last release of a loop started by leases stops it. */
+class CountedLease implements LoopLease {
+  private released = false;
+  constructor(readonly loop: AbstractEventLoop) {}
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    const loop = this.loop;
+    const left = (leases.get(loop) ?? 1) - 1;
+    if (left > 0) {
+      leases.set(loop, left);
+      return;
+    }
+    leases.delete(loop);
+    if (loop.isRunning()) loop.stop();
+  }
+}
+
+const freeLeases = new WeakMap<AbstractEventLoop, FreeLease>();
+
 /**
  * Keep `loop` running until `release()`: a loop that runs on its own (the user's) is left alone;
  * one that is not running is started with runForever and stopped by the last release.
  */
 export function leaseLoop(loop: AbstractEventLoop): LoopLease {
-  if (loop.isRunning() && !leases.has(loop)) return { loop, release() {} };
+  if (loop.isRunning() && !leases.has(loop)) {
+    let free = freeLeases.get(loop);
+    if (free === undefined) freeLeases.set(loop, free = new FreeLease(loop));
+    return free;
+  }
   const count = leases.get(loop) ?? 0;
   if (count === 0 && !loop.isRunning()) {
     // Throws if another loop runs in this thread or `loop` is closed: nothing is leased then.
     void loop.runForever().catch(() => { /* stopped or closed: nothing to report */ });
   }
   leases.set(loop, count + 1);
-  let released = false;
-  return {
-    loop,
-    release(): void {
-      if (released) return;
-      released = true;
-      const left = (leases.get(loop) ?? 1) - 1;
-      if (left > 0) {
-        leases.set(loop, left);
-        return;
-      }
-      leases.delete(loop);
-      if (loop.isRunning()) loop.stop();
-    },
-  };
+  return new CountedLease(loop);
 }

@@ -201,7 +201,7 @@ function startProcess(program: string, args: unknown, options: unknown): Process
     lease.release();
     throw err;
   }
-  child.onExit(() => lease.release());
+  child.holdUntilExit(lease);
   return new Process(child, (options ?? {}) as SubprocessOptions);
 }
 
