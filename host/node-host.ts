@@ -58,10 +58,9 @@ export interface NodeHostHooks {
   ownChildrenOnly?: boolean;
 }
 
-/** A watched pidfd: a member of the host's pidfd set (`id`), or its own poll where there is no set. */
+/** A watched pidfd: a member of the host's pidfd set (poll null), or its own poll where there is no set. */
 interface PidfdWatch {
   fd: number;
-  id: number;
   poll: NativePoll | null;
   watcher: number;
   pid: number;
@@ -89,14 +88,13 @@ export class NodeHost implements HostImports {
   private readonly pidfds = new Map<number, PidfdWatch>();
   /**
    * Every watched pidfd in one epoll set (one uv_poll for all, created at the first watch;
-   * null where the addon has none: then a poll per pidfd). Ids name the watches in the set's
-   * events; an id is never reused while the host lives, so an event read for a watch that a
-   * callback of the same batch closed is recognised as stale.
+   * null where the addon has none: then a poll per pidfd). A member's id is its fd. An event
+   * read in the same batch as a callback that closed that fd (and maybe reused the number for
+   * another child's pidfd) is either dropped (no such watch) or reaches the core for the new
+   * child, which finds it still running and arms it again: harmless either way.
    */
   private pidfdSet: NativePidfdSet | null | undefined;
   private readonly readyIds = new Int32Array(READY_BATCH);
-  private readonly setWatches = new Map<number, PidfdWatch>();
-  private nextWatchId = 1;
   /** Watchers on the process-wide SIGCHLD subscription (loop 0), in subscription order. */
   private readonly sigchldWatchers = new Set<number>();
   private sigchld: NativeHandle | null = null;
@@ -258,20 +256,16 @@ export class NodeHost implements HostImports {
         // Asked again for the same fd: one more notification (the watch is one-shot).
         existing.watcher = watcher;
         existing.pid = pid;
-        return existing.poll !== null ? existing.poll.restart() : this.pidfdSet!.rearm(fd, existing.id);
+        return existing.poll !== null ? existing.poll.restart() : this.pidfdSet!.rearm(fd, fd);
       }
       const set = this.ensurePidfdSet();
       if (set !== null) {
-        const id = this.nextWatchId;
-        this.nextWatchId = id >= 0x7fffffff ? 1 : id + 1;
-        const rc = set.add(fd, id);
+        const rc = set.add(fd, fd);
         if (rc < 0) return rc;
-        const watch: PidfdWatch = { fd, id, poll: null, watcher, pid };
-        this.setWatches.set(id, watch);
-        this.pidfds.set(fd, watch);
+        this.pidfds.set(fd, { fd, poll: null, watcher, pid });
         return 0;
       }
-      const watch: PidfdWatch = { fd, id: 0, poll: null, watcher, pid };
+      const watch: PidfdWatch = { fd, poll: null, watcher, pid };
       const poll = this.addon.pollFd(fd, true, true, () => this.onPidfdReadable(watch));
       if (typeof poll === 'number') return poll < 0 ? poll : -EINVAL;
       watch.poll = poll;
@@ -297,9 +291,8 @@ export class NodeHost implements HostImports {
     if (core === null) return;
     try {
       for (let i = 0; i < count; i++) {
-        const watch = this.setWatches.get(this.readyIds[i]!);
-        // Closed meanwhile (by a callback of this batch): stale.
-        if (watch !== undefined && this.pidfds.get(watch.fd) === watch) core.onPidfdReady(watch.watcher, watch.pid);
+        const watch = this.pidfds.get(this.readyIds[i]!);
+        if (watch !== undefined) core.onPidfdReady(watch.watcher, watch.pid);
       }
     } finally {
       this.hooks.afterEvent();
@@ -325,7 +318,6 @@ export class NodeHost implements HostImports {
         if (watch.poll !== null) {
           watch.poll.close(); // closes the poll, then the fd it owns
         } else {
-          this.setWatches.delete(watch.id);
           this.pidfdSet!.remove(fd); // EPOLL_CTL_DEL, then close
         }
       }
