@@ -550,7 +550,7 @@ export class SelectorEventLoop extends AbstractEventLoop {
    * iteration reschedules at its end).
    */
   private _reschedule(): void {
-    if (!this._running || this._inIteration) return;
+    if (!this._running || this._inIteration || this._hostDelivery) return;
     if (this._ready.length > 0 || this._stopping) {
       this._armImmediate();
       return;
@@ -720,6 +720,30 @@ export class SelectorEventLoop extends AbstractEventLoop {
     checkCallback(cb, 'callSoonThreadsafe');
     return this._callSoon(cb as AnyCallback, args);
   }
+
+  /**
+   * The native host (a pidfd, a waiter thread, SIGCHLD) has just queued callbacks here with
+   * callSoonThreadsafe, from its own uv callback, outside any iteration: run the iteration that
+   * the setImmediate would have run (the same callbacks, in the same order) now, one libuv phase
+   * sooner. Nothing happens inside an iteration or when none is scheduled. Internal: called by
+   * the watcher runtime (ts-bindings/watchers/runtime.ts) after a host event's dispatch.
+   */
+  _iterateNowForHost(): void {
+    this._hostDelivery = false;
+    if (!this._running || this._inIteration) return;
+    if (this._ready.length === 0 && !this._stopping) {
+      this._reschedule();
+      return;
+    }
+    if (this._immediate !== null) clearImmediate(this._immediate);
+    this._runOnce();
+  }
+
+  /**
+   * Set by the watcher runtime before it queues a host event's deliveries here, which it follows
+   * with `_iterateNowForHost()` (in a finally): meanwhile no setImmediate is armed for them.
+   */
+  _hostDelivery = false;
 
   /** Call `cb(...args)` after `delaySeconds` (on the loop's time() clock). */
   override callLater<A extends unknown[]>(delaySeconds: number, cb: (...args: A) => unknown, ...args: A): TimerHandle {

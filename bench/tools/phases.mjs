@@ -48,11 +48,13 @@ addon.spawn = function (...a) {
   return r;
 };
 let ready = 0;
-const onReady = NodeHost.prototype.onPidfdReadable;
-NodeHost.prototype.onPidfdReadable = function (...a) {
-  ready = now();
-  return onReady.apply(this, a);
-};
+for (const name of ['onPidfdSetReady', 'onPidfdReadable']) { // the pidfd set, or a poll per pidfd
+  const onReady = NodeHost.prototype[name];
+  NodeHost.prototype[name] = function (...a) {
+    ready = now();
+    return onReady.apply(this, a);
+  };
+}
 
 const Watcher = {
   pidfd: cw.PidfdChildWatcher, fast: cw.FastChildWatcher, safe: cw.SafeChildWatcher,

@@ -14,6 +14,7 @@ import {
 import { NodeHost } from '../../host/node-host.js';
 import { SimKernel } from '../../host/sim/kernel.js';
 import { loopFromId, type AbstractEventLoop } from '../events.js';
+import type { SelectorEventLoop } from '../loop.js';
 import { logger, pyFormat } from '../log.js';
 import { ExitInfoSink, type ExitInfo } from './exit-info.js';
 
@@ -61,6 +62,9 @@ export class WatcherRuntime {
   private syncErrors: CallbackError[] = [];
   /** Loops holding a SIGCHLD handler for a watcher (Safe, Fast), by core watcher id. */
   private readonly sigchldLoops = new Map<number, AbstractEventLoop>();
+  /** True while a host event's drain runs; the loops it queued Threadsafe deliveries on. */
+  private hostEvent = false;
+  private readonly woken: AbstractEventLoop[] = [];
   /** Items of the plural Fast message, collected until `fast-unknown-pids-end`. */
   private unknownPids: string[] = [];
 
@@ -177,6 +181,11 @@ export class WatcherRuntime {
       if (ev.statusKnown && loop.getDebug()) {
         logger.debug(pyFormat('process %s exited with returncode %s', pid, returncode));
       }
+      if (this.hostEvent && this.host !== null && '_iterateNowForHost' in loop) {
+        // The iteration runs right after this host event (afterHostEvent): arm nothing meanwhile.
+        (loop as SelectorEventLoop)._hostDelivery = true;
+        if (!this.woken.includes(loop)) this.woken.push(loop);
+      }
       loop.callSoonThreadsafe(reg.callback, pid, returncode, ...reg.args);
       return;
     }
@@ -193,7 +202,22 @@ export class WatcherRuntime {
   /** A host event entered the core (SIGCHLD, pidfd, waiter thread): dispatch what it produced. */
   private afterHostEvent(): void {
     // Only synchronous deliveries (Safe, Fast: SIGCHLD through their loop) can throw here.
-    for (const { exception, loop } of this.drain()) {
+    let errors: CallbackError[];
+    this.hostEvent = true;
+    try {
+      errors = this.drain();
+    } finally {
+      this.hostEvent = false;
+      // Threadsafe deliveries went to their loops' ready queues: we are in the Node host's own
+      // uv callback, outside every iteration, so those loops run the iteration now rather than
+      // after a setImmediate (exit-to-callback latency, benchmark W4). Not on a SimKernel, whose
+      // events come from the test's own calls.
+      if (this.woken.length > 0) {
+        const woken = this.woken.splice(0);
+        for (const loop of woken) (loop as SelectorEventLoop)._iterateNowForHost();
+      }
+    }
+    for (const { exception, loop } of errors) {
       if (loop !== undefined && !loop.isClosed()) {
         loop.callExceptionHandler({ message: 'Unknown exception in SIGCHLD handler', exception });
       } else {
