@@ -131,6 +131,8 @@ export interface NativeAddon {
   /**
    * Number of parked waiter threads, process-wide: kept for reuse, each exits after ~1 s
    * unused or when any environment using the addon is cleaned up (diagnostics, tests).
+   * CHILDWATCH_WAITER_IDLE_MS (1..3600000, read when the addon first loads; tests only) sets
+   * that idle time.
    */
   waiterIdle(): number;
 
