@@ -138,15 +138,25 @@ export interface NativeAddon {
   signalSubscribe(signum: number, callback: (signum: number) => void): NativeHandle | number;
 
   /**
-   * Start a detached waiter thread (64 KiB stack, all signals blocked) that blocks in wait4(pid, 0)
-   * and then calls `callback(pid, result, status, userMicros, systemMicros, maxRssKiB)` on this
-   * thread, where result is the reaped pid or -errno. Returns 0 or -errno (-EAGAIN).
+   * Give `pid` a detached waiter thread (64 KiB stack, all signals blocked) that blocks in
+   * wait4(pid, 0) and then calls `callback(pid, result, status, userMicros, systemMicros,
+   * maxRssKiB)` on this thread, where result is the reaped pid or -errno. Returns 0 or -errno
+   * (-EAGAIN). The thread is a parked one reused if there is one (a thread whose child was
+   * reaped parks for ~1 s, at most 8 of them process-wide), else a new one; either way every
+   * started waiter has a thread of its own until its wait4 returns.
    * Threads never keep the process alive.
    */
   startWaiter(pid: number, callback: (pid: number, result: number, status: number,
     userMicros: number, systemMicros: number, maxRssKiB: number) => void): number;
-  /** Number of waiter threads still blocked (diagnostics, tests). */
+  /** Number of waiter threads with a child to wait for, process-wide (diagnostics, tests). */
   waiterCount(): number;
+  /**
+   * Number of parked waiter threads, process-wide: kept for reuse, each exits after ~1 s
+   * unused or when any environment using the addon is cleaned up (diagnostics, tests).
+   * CHILDWATCH_WAITER_IDLE_MS (1..3600000, read when the addon first loads; tests only) sets
+   * that idle time.
+   */
+  waiterIdle(): number;
 
   /** prctl(PR_SET_CHILD_SUBREAPER, on): 0 or -errno. */
   setSubreaper(on: boolean): number;

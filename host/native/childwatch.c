@@ -41,6 +41,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef __linux__
@@ -940,6 +941,40 @@ static napi_value cw_signal_subscribe(napi_env env, napi_callback_info info) {
 
 /* ------------------------------------------------------------------------------------------ */
 /* Waiter threads.                                                                             */
+/*
+ * One thread blocked in wait4(pid) per watched child (CPython's ThreadedChildWatcher). Threads
+ * are reused: when its child is reaped and the result posted, a thread parks for up to
+ * cw_idle_ms (1 s) and takes the next startWaiter job (of any environment) instead of a new
+ * pthread_create (which maps a stack, allocates TLS and costs 13-35 us on the JS thread). At
+ * most CW_IDLE_MAX threads are parked, process-wide; the others exit. Contract kept:
+ * - every job has its own thread from startWaiter until its wait4 returned (a parked thread is
+ *   handed over to exactly one job, or a new one is created), so a child never waits for
+ *   another child's exit;
+ * - waiterCount counts threads with a job (blocked in wait4 or about to be), waiterIdle the
+ *   parked ones. Parked threads hold no hub, no uv handle and no JS reference: they never keep
+ *   the loop alive, and an environment's cleanup makes them all exit (cw_pool_trim);
+ * - a thread whose environment went away while it waited exits instead of parking, as before.
+ * The stack stays at 64 KiB: a thread's resident cost is 2 pages whatever the size (struct
+ * pthread and the static TLS fill the top page, the wait4 frames touch the next), and the
+ * virtual size is not what W5 measures.
+ */
+#define CW_IDLE_MAX 8
+#define CW_IDLE_MS 1000
+
+/* How long a thread stays parked: CW_IDLE_MS, or CHILDWATCH_WAITER_IDLE_MS (1..3600000, tests
+ * only), read once when the module is first loaded in the process (not from a waiter thread:
+ * getenv would race with a setenv on the JS thread). */
+static long cw_idle_ms = CW_IDLE_MS;
+static pthread_once_t cw_idle_once = PTHREAD_ONCE_INIT;
+
+static void cw_idle_load(void) {
+  const char *env = getenv("CHILDWATCH_WAITER_IDLE_MS");
+  char *end;
+  long v;
+  if (!env || !*env) return;
+  v = strtol(env, &end, 10);
+  if (!*end && v >= 1 && v <= 3600000) cw_idle_ms = v;
+}
 
 static void cw_hub_unref(cw_hub *hub) {
   int left;
@@ -952,18 +987,128 @@ static void cw_hub_unref(cw_hub *hub) {
   }
 }
 
-static void *cw_waiter_main(void *arg) {
-  cw_job *j = arg;
+/* The parked threads. Slot i is held by at most one parked thread; its condition variable is
+ * static, so it outlives every thread and can be signalled after the mutex is released (a
+ * signal that reaches the next holder of the slot is a spurious wakeup, which cw_park absorbs).
+ * `job` and `quit` of a slot are set by whoever takes its thread off the parked stack (a
+ * startWaiter, or a trim), under the mutex; a thread that times out takes itself off. So a
+ * parked thread leaves the stack exactly once. */
+static struct {
+  pthread_mutex_t mu;
+  pthread_once_t once;
+  int ok;                     /* the condition variables are initialized */
+  struct {
+    pthread_cond_t cv;
+    cw_job *job;
+    int quit, used;
+  } slot[CW_IDLE_MAX];
+  int parked[CW_IDLE_MAX];    /* slot numbers, most recently parked last: the warmest is reused */
+  long idle;                  /* entries in parked[] (read atomically by waiterIdle) */
+} cw_pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .once = PTHREAD_ONCE_INIT};
+
+static void cw_pool_init(void) {
+  pthread_condattr_t ca;
+  int i, ok = 1;
+  pthread_condattr_init(&ca);
+#ifndef __APPLE__
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+#endif
+  for (i = 0; i < CW_IDLE_MAX; i++) ok = ok && !pthread_cond_init(&cw_pool.slot[i].cv, &ca);
+  pthread_condattr_destroy(&ca);
+  cw_pool.ok = ok; /* a failed init leaves the pool unused (every thread exits after its job) */
+}
+
+/* Take parked[k] off the stack (under the mutex); returns its slot. */
+static int cw_pool_take(long k) {
+  int i = cw_pool.parked[k];
+  long n = __atomic_sub_fetch(&cw_pool.idle, 1, __ATOMIC_SEQ_CST);
+  for (; k < n; k++) cw_pool.parked[k] = cw_pool.parked[k + 1];
+  return i;
+}
+
+/* Hand `j` to a parked thread: 1 if one took it, 0 if none is parked. */
+static int cw_pool_give(cw_job *j) {
+  int i = -1;
+  pthread_mutex_lock(&cw_pool.mu);
+  if (cw_pool.idle > 0) {
+    i = cw_pool_take(cw_pool.idle - 1);
+    cw_pool.slot[i].job = j;
+  }
+  pthread_mutex_unlock(&cw_pool.mu);
+  if (i < 0) return 0;
+  pthread_cond_signal(&cw_pool.slot[i].cv);
+  return 1;
+}
+
+/* Make every parked thread exit (environment cleanup). Threads still waiting on a child are
+ * untouched; they park again afterwards only if their environment is still there. */
+static void cw_pool_trim(void) {
+  int i;
+  pthread_mutex_lock(&cw_pool.mu);
+  while (cw_pool.idle > 0) cw_pool.slot[cw_pool_take(cw_pool.idle - 1)].quit = 1;
+  pthread_mutex_unlock(&cw_pool.mu);
+  for (i = 0; i < CW_IDLE_MAX; i++) pthread_cond_signal(&cw_pool.slot[i].cv);
+}
+
+/* Park the calling thread: its next job, or NULL when it should exit (every slot taken, the
+ * idle time ran out, or a trim). */
+static cw_job *cw_park(void) {
+  struct timespec deadline;
+  cw_job *j = NULL;
+  int i;
+  long k;
+  pthread_once(&cw_pool.once, cw_pool_init);
+  if (!cw_pool.ok) return NULL;
+#ifdef __APPLE__
+  clock_gettime(CLOCK_REALTIME, &deadline);
+#else
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+#endif
+  deadline.tv_sec += cw_idle_ms / 1000;
+  deadline.tv_nsec += (cw_idle_ms % 1000) * 1000000L;
+  if (deadline.tv_nsec >= 1000000000L) {
+    deadline.tv_sec++;
+    deadline.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&cw_pool.mu);
+  for (i = 0; i < CW_IDLE_MAX && cw_pool.slot[i].used; i++) {}
+  if (i == CW_IDLE_MAX) {
+    pthread_mutex_unlock(&cw_pool.mu);
+    return NULL;
+  }
+  cw_pool.slot[i].used = 1;
+  cw_pool.slot[i].job = NULL;
+  cw_pool.slot[i].quit = 0;
+  cw_pool.parked[cw_pool.idle] = i;
+  __atomic_add_fetch(&cw_pool.idle, 1, __ATOMIC_SEQ_CST);
+  while (!cw_pool.slot[i].job && !cw_pool.slot[i].quit) {
+    if (pthread_cond_timedwait(&cw_pool.slot[i].cv, &cw_pool.mu, &deadline) == ETIMEDOUT &&
+        !cw_pool.slot[i].job && !cw_pool.slot[i].quit) {
+      for (k = 0; cw_pool.parked[k] != i; k++) {} /* still parked: nobody took it */
+      cw_pool_take(k);
+      break;
+    }
+  }
+  j = cw_pool.slot[i].job;
+  cw_pool.slot[i].used = 0;
+  pthread_mutex_unlock(&cw_pool.mu);
+  return j;
+}
+
+/* Wait for one job's child and post the result to its hub. Returns 0 if the environment went
+ * away meanwhile (the job is freed here then), 1 if the result was posted. */
+static int cw_waiter_run(cw_job *j) {
   cw_hub *hub = j->hub;
   struct rusage ru;
-  int status = 0, r;
+  int status = 0, r, posted, left;
   double rec[CW_WAIT_RECORD] = {0, 0, 0, 0, 0};
   memset(&ru, 0, sizeof ru);
   r = cw_wait4(j->pid, &status, 0, &ru); /* all signals are blocked here: EINTR only injected */
   if (r > 0) cw_fill_record(rec, r, status, &ru);
   __atomic_sub_fetch(&cw_waiters, 1, __ATOMIC_SEQ_CST);
   pthread_mutex_lock(&hub->mu);
-  if (hub->closed) {
+  posted = !hub->closed;
+  if (!posted) {
     free(j); /* the environment is gone and already dropped its side of the job */
   } else {
     j->result = r;
@@ -977,8 +1122,23 @@ static void *cw_waiter_main(void *arg) {
     hub->done_tail = j;
     uv_async_send(&hub->async); /* under the lock: the environment closes it only after closed=1 */
   }
+  left = --hub->refs; /* this job's reference, dropped in the same critical section */
   pthread_mutex_unlock(&hub->mu);
-  cw_hub_unref(hub);
+  if (left == 0) {
+    pthread_mutex_destroy(&hub->mu);
+    free(hub);
+  }
+  return posted;
+}
+
+static void *cw_waiter_main(void *arg) {
+  cw_job *j = arg;
+#if defined(__linux__)
+  pthread_setname_np(pthread_self(), "cw-waiter"); /* shows in /proc/<pid>/task/<tid>/comm */
+#elif defined(__APPLE__)
+  pthread_setname_np("cw-waiter");
+#endif
+  while (j && cw_waiter_run(j)) j = cw_park();
   return NULL;
 }
 
@@ -993,6 +1153,7 @@ static void cw_hub_async_cb(uv_async_t *a) {
   cw_hub *hub = (cw_hub *)((char *)a - offsetof(cw_hub, async));
   cw_env *ce = hub->ce;
   napi_env env = ce->env;
+  napi_value global = NULL;
   cw_job *list, *j;
   pthread_mutex_lock(&hub->mu);
   list = hub->done_head;
@@ -1015,7 +1176,6 @@ static void cw_hub_async_cb(uv_async_t *a) {
       args[5] = cw_int(env, j->rss);
       free(j);
       if (fn) {
-        napi_value global;
         napi_get_global(env, &global); /* napi_make_callback needs an object receiver */
         cw_call(ce, global, fn, 6, args);
       }
@@ -1055,16 +1215,13 @@ static cw_hub *cw_hub_get(cw_env *ce) {
   return hub;
 }
 
-/* startWaiter(pid, callback): 0 or -errno. */
+/* startWaiter(pid, callback): 0 or -errno. The job goes to a parked thread if there is one,
+ * else to a new thread. The `thread` fault fails either way (it stands for "no thread"). */
 static napi_value cw_start_waiter(napi_env env, napi_callback_info info) {
   CW_ARGS(2);
   int64_t pid;
   cw_hub *hub;
   cw_job *j;
-  pthread_attr_t attr;
-  pthread_t tid;
-  sigset_t all, old;
-  size_t stack = CW_WAITER_STACK;
   int r, f;
   if (cw_get_int(env, argv[0], "pid", 1, INT_MAX, &pid) ||
       cw_get_function(env, argv[1], "callback"))
@@ -1078,39 +1235,59 @@ static napi_value cw_start_waiter(napi_env env, napi_callback_info info) {
     free(j);
     return cw_int(env, -f);
   }
-  if (stack < (size_t)PTHREAD_STACK_MIN) stack = (size_t)PTHREAD_STACK_MIN;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, stack);
+  /* Link and reference first: the thread cannot publish before the async callback runs on this
+   * thread, later, but the cleanup of a failed start below must find the job as it left it. */
+  if (napi_create_reference(env, argv[1], 1, &j->cb) != napi_ok) {
+    free(j);
+    return cw_int(env, -ENOMEM);
+  }
   pthread_mutex_lock(&hub->mu);
   hub->refs++;
   pthread_mutex_unlock(&hub->mu);
   __atomic_add_fetch(&cw_waiters, 1, __ATOMIC_SEQ_CST);
-  /* The thread inherits the creator's mask: block everything around pthread_create so no
-   * signal is ever delivered to it, not even before its first instruction. */
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  r = pthread_create(&tid, &attr, cw_waiter_main, j);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  pthread_attr_destroy(&attr);
+  j->next = ce->jobs;
+  if (ce->jobs) ce->jobs->prev = j;
+  ce->jobs = j;
+  if (cw_pool_give(j)) return cw_int(env, 0);
+  {
+    pthread_attr_t attr;
+    pthread_t tid;
+    sigset_t all, old;
+    size_t stack = CW_WAITER_STACK;
+    if (stack < (size_t)PTHREAD_STACK_MIN) stack = (size_t)PTHREAD_STACK_MIN;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, stack);
+    /* The thread inherits the creator's mask: block everything around pthread_create so no
+     * signal is ever delivered to it, not even before its first instruction (a reused thread
+     * keeps that mask). */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    r = pthread_create(&tid, &attr, cw_waiter_main, j);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+  }
   if (r) {
+    cw_job_unlink(ce, j);
+    napi_delete_reference(env, j->cb);
     __atomic_sub_fetch(&cw_waiters, 1, __ATOMIC_SEQ_CST);
     cw_hub_unref(hub);
     free(j);
     return cw_int(env, -r);
   }
-  /* The thread cannot publish before we link: it only touches the done-list under the mutex,
-   * and the async callback that consumes it runs on this thread, later. */
-  napi_create_reference(env, argv[1], 1, &j->cb);
-  j->next = ce->jobs;
-  if (ce->jobs) ce->jobs->prev = j;
-  ce->jobs = j;
   return cw_int(env, 0);
 }
 
+/* waiterCount(): threads with a job (blocked in wait4, or about to be). */
 static napi_value cw_waiter_count(napi_env env, napi_callback_info info) {
   (void)info;
   return cw_int(env, (double)__atomic_load_n(&cw_waiters, __ATOMIC_SEQ_CST));
+}
+
+/* waiterIdle(): parked threads, kept for reuse (each exits after cw_idle_ms unused). */
+static napi_value cw_waiter_idle(napi_env env, napi_callback_info info) {
+  (void)info;
+  return cw_int(env, (double)__atomic_load_n(&cw_pool.idle, __ATOMIC_SEQ_CST));
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1797,6 +1974,7 @@ static void cw_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
     uv_close((uv_handle_t *)&hub->async, cw_hub_on_close);
     ce->hub = NULL;
   }
+  cw_pool_trim(); /* parked threads exit now, not CW_IDLE_MS later (a Worker ends clean) */
   if (ce->pending_closes == 0) cw_env_finish(ce);
 }
 
@@ -1841,6 +2019,7 @@ NAPI_MODULE_INIT() {
   cw_env *ce = NULL;
   napi_value res, name;
   pthread_once(&cwf_once, cwf_load);
+  pthread_once(&cw_idle_once, cw_idle_load);
   /* Loaded again in the same environment (another path, a cleared require cache): share. */
   if (napi_get_instance_data(env, (void **)&ce) != napi_ok || !ce) {
     ce = calloc(1, sizeof *ce);
@@ -1883,6 +2062,7 @@ NAPI_MODULE_INIT() {
       CW_FN("signalSubscribe", cw_signal_subscribe),
       CW_FN("startWaiter", cw_start_waiter),
       CW_FN("waiterCount", cw_waiter_count),
+      CW_FN("waiterIdle", cw_waiter_idle),
       CW_FN("setSubreaper", cw_set_subreaper),
       CW_FN("getSubreaper", cw_get_subreaper),
       CW_FN("errname", cw_errname),
