@@ -6,7 +6,8 @@
 // Conventions: nothing here throws for an OS failure; calls return a negative errno instead
 // (a JS throw costs ~8 us, a return ~0.5 us). Argument type errors are programming errors and do
 // throw (TypeError). Every handle is unref'd on creation: the library never keeps the process
-// alive by itself (a running SelectorEventLoop does).
+// alive by itself (a running SelectorEventLoop does); pipe readers (readPipe) are the exception,
+// as the net.Sockets they replace: they keep it alive while a child's output is still coming.
 
 /** A libuv handle owned by the addon. `close()` is idempotent; after it, nothing more is called. */
 export interface NativeHandle {

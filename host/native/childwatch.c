@@ -9,6 +9,8 @@
  *   is released by an async cleanup hook when the environment goes away; a terminated Worker's
  *   children that are still unreaped are killed and reaped, never left as zombies.
  * - Handles are unref'd on creation: the library never keeps the process alive by itself.
+ *   Pipe readers (readPipe) are the one exception: like the net.Socket they replace, they keep
+ *   it alive while a child's output is still coming.
  * - SIGCHLD is received with uv_signal_t only: never sigaction (libuv owns the process handler
  *   and would overwrite or reset ours) and never signalfd (a signal blocked in one thread and
  *   pending for the process may be taken by another thread of a multithreaded Node).
