@@ -6,7 +6,8 @@
 // Conventions: nothing here throws for an OS failure; calls return a negative errno instead
 // (a JS throw costs ~8 us, a return ~0.5 us). Argument type errors are programming errors and do
 // throw (TypeError). Every handle is unref'd on creation: the library never keeps the process
-// alive by itself (a running SelectorEventLoop does).
+// alive by itself (a running SelectorEventLoop does); pipe readers (readPipe) are the exception,
+// as the net.Sockets they replace: they keep it alive while a child's output is still coming.
 
 /** A libuv handle owned by the addon. `close()` is idempotent; after it, nothing more is called. */
 export interface NativeHandle {
@@ -134,6 +135,20 @@ export interface NativeAddon {
    */
   pidfdSet(ids: Int32Array, callback: (count: number) => void): NativePidfdSet | number;
 
+  /**
+   * Read the parent's end of a child's output pipe with read(2) on readability (a uv_poll_t; the
+   * fd is made non-blocking). The reader owns `fd` once it is returned and closes it at the end
+   * or on `close()`. With `chunks`, `callback(data, 0)` gets what each readiness brought; without,
+   * bytes accumulate in C and nothing is called until the end (with `limit` > 0 the reader stops
+   * once `limit` bytes are held, until `setLimit` or `stream`). The last call is
+   * `callback(rest | null, 1)` at EOF or `callback(rest | null, -errno)` on an error; the reader
+   * (and fd) is already closed when it runs. Unlike the other handles a reader is ref'd: it keeps
+   * the process alive while it polls, as a net.Socket would. Returns -errno if uv_poll_init fails;
+   * the fd is then NOT closed.
+   */
+  readPipe(fd: number, chunks: boolean, limit: number,
+    callback: (data: Buffer | null, status: number) => void): NativePipeReader | number;
+
   /** Subscribe to a signal with a uv_signal_t (works in Workers). Never sigaction/signalfd. */
   signalSubscribe(signum: number, callback: (signum: number) => void): NativeHandle | number;
 
@@ -184,4 +199,14 @@ export interface NativePoll extends NativeHandle {
   /** Start again after a one-shot callback (or after stop). 0 or -errno. */
   restart(): number;
   stop(): void;
+}
+
+export interface NativePipeReader extends NativeHandle {
+  /** Switch to chunk mode; returns the bytes accumulated so far (null if none, or closed). */
+  stream(): Buffer | null;
+  /** The accumulate-mode limit (0: none); a reader stopped by a lower limit polls again. */
+  setLimit(limit: number): void;
+  /** Stop reading until `resume()` (flow control); idempotent. */
+  pause(): void;
+  resume(): void;
 }

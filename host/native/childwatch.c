@@ -9,6 +9,8 @@
  *   is released by an async cleanup hook when the environment goes away; a terminated Worker's
  *   children that are still unreaped are killed and reaped, never left as zombies.
  * - Handles are unref'd on creation: the library never keeps the process alive by itself.
+ *   Pipe readers (readPipe) are the one exception: like the net.Socket they replace, they keep
+ *   it alive while a child's output is still coming.
  * - SIGCHLD is received with uv_signal_t only: never sigaction (libuv owns the process handler
  *   and would overwrite or reset ours) and never signalfd (a signal blocked in one thread and
  *   pending for the process may be taken by another thread of a multithreaded Node).
@@ -101,16 +103,17 @@ extern char **environ;
  * ops: spawn (posix_spawn), pipe2, pidfd_open (also the pidfd of spawn's wantPidfd), wait4
  * (waitPid, waitAny, waiter threads; EINTR is retried so it only burns the count), waitid
  * (waitPidfd), kill (kill, killGroup, pidfdSendSignal), thread (pthread_create of startWaiter),
- * poll (uv_poll_init of pollFd), signal (uv_signal_start of signalSubscribe).
+ * poll (uv_poll_init of pollFd and readPipe), signal (uv_signal_start of signalSubscribe),
+ * read (read(2) of a readPipe reader; EINTR is retried, EAGAIN waits for the next readiness).
  * Example: CHILDWATCH_FAULTS=pidfd_open=EMFILE:2,spawn=EAGAIN:1,wait4=EINTR:3,kill=EPERM
  * An unknown op or errno makes the whole spec ignored (faults() then reports "invalid: ...").
  * faultHits() tells how many calls of each op with a rule were failed so far (tests use it to
  * show that an injected fault was really met, e.g. an EINTR that was retried invisibly).
  */
 enum { CWF_SPAWN, CWF_PIPE2, CWF_PIDFD_OPEN, CWF_WAIT4, CWF_WAITID, CWF_KILL, CWF_THREAD,
-       CWF_POLL, CWF_SIGNAL, CWF_COUNT };
+       CWF_POLL, CWF_SIGNAL, CWF_READ, CWF_COUNT };
 static const char *const cwf_ops[CWF_COUNT] = {
-  "spawn", "pipe2", "pidfd_open", "wait4", "waitid", "kill", "thread", "poll", "signal"};
+  "spawn", "pipe2", "pidfd_open", "wait4", "waitid", "kill", "thread", "poll", "signal", "read"};
 static struct { int err; long remaining; /* < 0: always */ long hits; } cwf_rules[CWF_COUNT];
 static char cwf_spec[512];
 static int cwf_any;
@@ -335,7 +338,7 @@ struct cw_hub {
   cw_env *ce; /* JS thread only, valid while !closed */
 };
 
-enum { CW_POLL = 1, CW_SIGNAL = 2 };
+enum { CW_POLL = 1, CW_SIGNAL = 2, CW_READER = 3 };
 
 /* A uv handle with its JS wrapper. Two references: the uv handle (until its close callback)
  * and the JS wrapper (until finalized). While open, the wrapper is held strongly, so dropping
@@ -350,9 +353,13 @@ typedef struct cw_handle {
   int fd, one_shot, owns_fd, signum;
   /* A pidfd set (CW_POLL on an epoll fd): its member fds, and the ready-ids buffer. */
   int is_set, *members, nmembers, cmembers;
-  napi_ref buf;
+  napi_ref ids_ref;
   int32_t *ids;
   size_t nids;
+  /* CW_READER only (see "Pipe readers"): the bytes read and not yet handed to JS. */
+  char *buf;
+  size_t len, cap, limit;
+  int chunks, paused, full, polling;
   cw_env *ce;
   napi_ref self, cb;
   struct cw_handle *prev, *next;
@@ -361,7 +368,7 @@ typedef struct cw_handle {
 struct cw_env {
   napi_env env;
   uv_loop_t *loop;
-  napi_ref poll_ctor, signal_ctor, set_ctor;
+  napi_ref poll_ctor, signal_ctor, set_ctor, reader_ctor;
   napi_async_context actx;
   cw_handle *handles;
   cw_hub *hub;
@@ -578,9 +585,9 @@ static void cw_handle_close(cw_handle *h) {
   if (!h->finalized) {
     if (h->cb) napi_delete_reference(ce->env, h->cb);
     if (h->self) napi_delete_reference(ce->env, h->self);
-    if (h->buf) napi_delete_reference(ce->env, h->buf);
+    if (h->ids_ref) napi_delete_reference(ce->env, h->ids_ref);
   }
-  h->cb = h->self = h->buf = NULL;
+  h->cb = h->self = h->ids_ref = NULL;
   h->ids = NULL;
   if (h->is_set) {
     /* The set owns its pidfds. Closing the epoll fd (below) drops their registrations. */
@@ -593,13 +600,16 @@ static void cw_handle_close(cw_handle *h) {
   if (h->initialized) {
     ce->pending_closes++;
     uv_close(&h->u.handle, cw_handle_on_close);
-  } else {
-    cw_handle_release(h);
   }
-  if (h->kind == CW_POLL && h->owns_fd && h->fd >= 0) {
+  if ((h->kind == CW_POLL || h->kind == CW_READER) && h->owns_fd && h->fd >= 0) {
     close(h->fd);
     h->fd = -1;
   }
+  free(h->buf); /* a reader's undelivered bytes: nobody can take them any more */
+  h->buf = NULL;
+  h->len = h->cap = 0;
+  /* Last: without a uv handle this drops the uv side's reference, which may free h. */
+  if (!h->initialized) cw_handle_release(h);
 }
 
 static void cw_handle_finalize(napi_env env, void *data, void *hint) {
@@ -832,7 +842,7 @@ static napi_value cw_pidfd_set(napi_env env, napi_callback_info info) {
   h->is_set = 1;
   h->ids = data;
   h->nids = len;
-  napi_create_reference(env, argv[0], 1, &h->buf);
+  napi_create_reference(env, argv[0], 1, &h->ids_ref);
   r = uv_poll_init(ce->loop, &h->u.poll, epfd);
   if (r == 0) {
     h->initialized = 1;
@@ -892,6 +902,233 @@ static napi_value cw_pidfd_set(napi_env env, napi_callback_info info) {
   return cw_int(env, -ENOSYS);
 }
 #endif
+
+/* -- pipe readers --
+ *
+ * readPipe(fd, chunks, limit, callback) reads the parent's end of a child's stdout/stderr pipe
+ * with read(2) on readability, so that capturing output needs no net.Socket and no stream
+ * machinery. The reader owns the fd from the moment a handle is returned; it closes it at EOF,
+ * on an error and on close(). uv_poll_init makes the fd non-blocking.
+ *
+ * Two modes, one growing buffer:
+ * - accumulate (chunks = 0): bytes pile up in the buffer and JS hears nothing until the end, when
+ *   it gets everything at once. With limit > 0 the poll stops once `limit` bytes are held (the
+ *   child then blocks on a full pipe, as it would with a paused stream); setLimit() and stream()
+ *   lift that.
+ * - chunks: every readiness hands JS what one round of reads got (read until EAGAIN, at most
+ *   CW_READ_CHUNK_MAX bytes).
+ * callback(data: Buffer | null, status): status 0 = more may come; 1 = EOF; < 0 = -errno (a read
+ * or poll error). After a call with status != 0 the reader is closed, fd included, before the
+ * callback runs; data (if not null) is the last of the output. Nothing is ever thrown here.
+ *
+ * Unlike the other handles a reader starts ref'd: like the net.Socket it replaces, it keeps the
+ * process alive while the child's output is still coming (it is inactive, so it does not, while
+ * paused or full). */
+
+#define CW_READ_BUF_START (64 * 1024) /* a default pipe's capacity: a full pipe in one read */
+#define CW_READ_MIN_ROOM (16 * 1024)  /* grow before a read with less room than this */
+#define CW_READ_CHUNK_MAX (256 * 1024)
+
+static void cw_reader_cb(uv_poll_t *p, int status, int events);
+
+/* Poll when open and neither paused nor full. uv_poll_start/stop each cost epoll_ctl calls
+ * (libuv re-registers the fd), so they are made only on a change. */
+static int cw_reader_update(cw_handle *h) {
+  int want = !h->closed && !h->paused && !h->full;
+  int r = 0;
+  if (want == h->polling) return 0;
+  if (want) r = uv_poll_start(&h->u.poll, UV_READABLE, cw_reader_cb);
+  else uv_poll_stop(&h->u.poll);
+  if (r == 0) h->polling = want;
+  return r;
+}
+
+/* Read until EAGAIN, EOF, an error, or a reason to stop (chunk delivered, limit reached).
+ * Returns 0 (more may come), 1 (EOF) or -errno. */
+static int cw_reader_fill(cw_handle *h) {
+  for (;;) {
+    ssize_t n;
+    int f;
+    if (h->cap - h->len < CW_READ_MIN_ROOM) {
+      size_t cap = h->cap ? h->cap * 2 : CW_READ_BUF_START;
+      char *b = realloc(h->buf, cap);
+      if (!b) return -ENOMEM;
+      h->buf = b;
+      h->cap = cap;
+    }
+    f = cwf_hit(CWF_READ);
+    if (f) {
+      errno = f;
+      n = -1;
+    } else {
+      n = read(h->fd, h->buf + h->len, h->cap - h->len);
+    }
+    if (n > 0) {
+      h->len += (size_t)n;
+      if (h->chunks && h->len >= CW_READ_CHUNK_MAX) return 0; /* level-triggered: called again */
+      if (!h->chunks && h->limit > 0 && h->len >= h->limit) {
+        h->full = 1;
+        cw_reader_update(h);
+        return 0;
+      }
+      continue;
+    }
+    if (n == 0) return 1;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    return -errno;
+  }
+}
+
+/* The buffered bytes as a new Buffer (null when there are none); the buffer is emptied. */
+static napi_value cw_reader_take(cw_handle *h) {
+  napi_env env = h->ce->env;
+  napi_value v;
+  void *data;
+  if (h->len == 0 || napi_create_buffer_copy(env, h->len, h->buf, &data, &v) != napi_ok) {
+    napi_get_null(env, &v);
+    return v;
+  }
+  h->len = 0;
+  return v;
+}
+
+static void cw_reader_cb(uv_poll_t *p, int status, int events) {
+  cw_handle *h = (cw_handle *)p;
+  cw_env *ce = h->ce;
+  napi_env env = ce->env;
+  napi_handle_scope scope;
+  napi_value fn, recv, args[2];
+  int end;
+  (void)events;
+  if (h->closed) return;
+  end = status < 0 ? status : cw_reader_fill(h);
+  if (end == 0 && (!h->chunks || h->len == 0)) return; /* nothing to tell yet */
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  if (napi_get_reference_value(env, h->cb, &fn) == napi_ok &&
+      napi_get_reference_value(env, h->self, &recv) == napi_ok && fn && recv) {
+    args[0] = cw_reader_take(h);
+    args[1] = cw_int(env, end);
+    /* The end: close (the fd too) before JS hears of it, so a callback that looks finds it
+     * closed and nothing is left to release. */
+    if (end != 0) cw_handle_close(h);
+    cw_call(ce, recv, fn, 2, args);
+  } else if (end != 0) {
+    cw_handle_close(h);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static cw_handle *cw_reader_unwrap(napi_env env, napi_value self) {
+  cw_handle *h = cw_unwrap(env, self);
+  if (h && h->kind != CW_READER) {
+    cw_type_error(env, "Illegal invocation");
+    return NULL;
+  }
+  return h;
+}
+
+/* stream(): switch to chunk mode; returns what was accumulated (Buffer or null). */
+static napi_value cw_r_stream(napi_env env, napi_callback_info info) {
+  CW_ARGS(0);
+  cw_handle *h = cw_reader_unwrap(env, self_);
+  napi_value v;
+  if (!h) return NULL;
+  if (h->closed) {
+    napi_get_null(env, &v);
+    return v;
+  }
+  h->chunks = 1;
+  h->full = 0;
+  v = cw_reader_take(h);
+  cw_reader_update(h);
+  return v;
+}
+
+/* setLimit(limit): the accumulate-mode limit (0: none); a reader stopped by a lower one resumes. */
+static napi_value cw_r_set_limit(napi_env env, napi_callback_info info) {
+  CW_ARGS(1);
+  int64_t limit;
+  cw_handle *h = cw_reader_unwrap(env, self_);
+  if (!h || cw_get_int(env, argv[0], "limit", 0, INT_MAX, &limit)) return NULL;
+  if (h->closed) return cw_undefined(env);
+  h->limit = (size_t)limit;
+  if (h->full && (limit == 0 || h->len < h->limit)) h->full = 0;
+  cw_reader_update(h);
+  return cw_undefined(env);
+}
+
+static napi_value cw_r_pause(napi_env env, napi_callback_info info) {
+  CW_ARGS(0);
+  cw_handle *h = cw_reader_unwrap(env, self_);
+  if (!h) return NULL;
+  if (!h->closed) {
+    h->paused = 1;
+    cw_reader_update(h);
+  }
+  return cw_undefined(env);
+}
+
+static napi_value cw_r_resume(napi_env env, napi_callback_info info) {
+  CW_ARGS(0);
+  cw_handle *h = cw_reader_unwrap(env, self_);
+  if (!h) return NULL;
+  if (!h->closed) {
+    h->paused = 0;
+    cw_reader_update(h);
+  }
+  return cw_undefined(env);
+}
+
+/* readPipe(fd, chunks, limit, callback): NativePipeReader | -errno. On failure the fd is not
+ * closed: ownership passes only with a handle. */
+static napi_value cw_read_pipe(napi_env env, napi_callback_info info) {
+  CW_ARGS(4);
+  int64_t fd, limit;
+  int chunks, r, f;
+  napi_value obj;
+  cw_handle *h;
+  if (cw_get_int(env, argv[0], "fd", 0, INT_MAX, &fd) ||
+      cw_get_bool(env, argv[1], "chunks", &chunks) ||
+      cw_get_int(env, argv[2], "limit", 0, INT_MAX, &limit) ||
+      cw_get_function(env, argv[3], "callback"))
+    return NULL;
+  if (ce->closing) return cw_int(env, -EBADF);
+  if (!(h = cw_handle_new(ce, ce->reader_ctor, CW_READER, argv[3], &obj))) return cw_int(env, -ENOMEM);
+  h->fd = (int)fd;
+  h->chunks = chunks;
+  h->limit = (size_t)limit;
+  f = cwf_hit(CWF_POLL);
+  r = f ? -f : uv_poll_init(ce->loop, &h->u.poll, (int)fd); /* also sets O_NONBLOCK */
+  if (r == 0) {
+    h->initialized = 1;
+    r = cw_reader_update(h);
+  }
+  if (r < 0) {
+    cw_handle_close(h); /* owns_fd still 0: the caller keeps the fd */
+    return cw_int(env, r);
+  }
+  h->owns_fd = 1;
+  return obj;
+}
+
+static napi_ref cw_reader_class(napi_env env, cw_env *ce) {
+  napi_property_descriptor m[] = {
+    {"close", NULL, cw_h_close, NULL, NULL, NULL, napi_default, ce},
+    {"ref", NULL, cw_h_ref, NULL, NULL, NULL, napi_default, ce},
+    {"unref", NULL, cw_h_unref, NULL, NULL, NULL, napi_default, ce},
+    {"stream", NULL, cw_r_stream, NULL, NULL, NULL, napi_default, ce},
+    {"setLimit", NULL, cw_r_set_limit, NULL, NULL, NULL, napi_default, ce},
+    {"pause", NULL, cw_r_pause, NULL, NULL, NULL, napi_default, ce},
+    {"resume", NULL, cw_r_resume, NULL, NULL, NULL, napi_default, ce},
+  };
+  napi_value cls;
+  napi_ref ref = NULL;
+  if (napi_define_class(env, "NativePipeReader", NAPI_AUTO_LENGTH, cw_ctor, ce,
+                        sizeof m / sizeof m[0], m, &cls) == napi_ok)
+    napi_create_reference(env, cls, 1, &ref);
+  return ref;
+}
 
 /* -- signals -- */
 
@@ -1931,6 +2168,7 @@ static void cw_env_finish(cw_env *ce) {
   napi_env env = ce->env;
   napi_async_cleanup_hook_handle h = ce->cleanup;
   if (ce->poll_ctor) napi_delete_reference(env, ce->poll_ctor);
+  if (ce->reader_ctor) napi_delete_reference(env, ce->reader_ctor);
   if (ce->signal_ctor) napi_delete_reference(env, ce->signal_ctor);
   if (ce->set_ctor) napi_delete_reference(env, ce->set_ctor);
   if (ce->actx) napi_async_destroy(env, ce->actx);
@@ -2037,6 +2275,7 @@ NAPI_MODULE_INIT() {
     ce->poll_ctor = cw_class(env, ce, "NativePoll", 1);
     ce->signal_ctor = cw_class(env, ce, "NativeSignal", 0);
     ce->set_ctor = cw_class(env, ce, "NativePidfdSet", 2);
+    ce->reader_ctor = cw_reader_class(env, ce);
     napi_create_object(env, &res);
     napi_create_string_utf8(env, "childwatch", NAPI_AUTO_LENGTH, &name);
     napi_async_init(env, res, name, &ce->actx);
@@ -2060,6 +2299,7 @@ NAPI_MODULE_INIT() {
       CW_FN("pollFd", cw_poll_fd),
       CW_FN("pidfdSet", cw_pidfd_set),
       CW_FN("signalSubscribe", cw_signal_subscribe),
+      CW_FN("readPipe", cw_read_pipe),
       CW_FN("startWaiter", cw_start_waiter),
       CW_FN("waiterCount", cw_waiter_count),
       CW_FN("waiterIdle", cw_waiter_idle),

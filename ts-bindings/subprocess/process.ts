@@ -1,6 +1,8 @@
 // Process: asyncio.subprocess.Process on Node streams. createSubprocessExec/Shell start a child
-// under the policy's watcher and wrap its pipes in net.Sockets (libuv pipe handles: they do not
-// tie up the thread pool as fs streams would).
+// under the policy's watcher. stdin is a net.Socket (a libuv pipe handle: it does not tie up the
+// thread pool as an fs stream would); stdout and stderr are read by the addon's pipe reader
+// (ChildOutput), and become Readables only when `stdout`/`stderr` is first used, so that
+// communicate() on a child whose streams were never touched moves each output as one Buffer.
 import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { PermissionError, ProcessLookupError, RuntimeError } from '../errors.js';
@@ -8,6 +10,7 @@ import type { ExitInfo } from '../watchers/exit-info.js';
 import { checkCString, checkSignal, typeName } from '../util/validate.js';
 import { processGroupHasMembers, signalGroup } from '../../host/process-control.js';
 import { WatchedChild } from './child.js';
+import { ChildOutput } from './child-output.js';
 import { planChild } from './spawn.js';
 import { acquireLoop } from './implicit-loop.js';
 import type { SubprocessOptions } from './types.js';
@@ -21,28 +24,11 @@ export interface TerminateOptions {
 /** The longest delay Node's setTimeout honours (2^31-1 ms, about 24.8 days). */
 const MAX_GRACE_MS = 0x7fffffff;
 
-function readSocket(fd: number): Socket {
-  return new Socket({ fd, readable: true, writable: false, allowHalfOpen: false });
-}
-
 function writeSocket(fd: number): Socket {
   const s = new Socket({ fd, readable: false, writable: true });
   // A child that exits without reading its stdin is not an error (EPIPE, ECONNRESET).
   s.on('error', () => {});
   return s;
-}
-
-function collect(stream: Readable): Promise<Buffer> {
-  // An empty pipe that already hit EOF has emitted 'end' (and closed) before anyone listened:
-  // there is nothing left to read and no event to wait for.
-  if (stream.readableEnded || stream.destroyed) return Promise.resolve(Buffer.alloc(0));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.once('end', () => resolve(Buffer.concat(chunks)));
-    stream.once('close', () => resolve(Buffer.concat(chunks)));
-    stream.once('error', reject);
-  });
 }
 
 /** A running or finished child, created by `createSubprocessExec` or `createSubprocessShell`. */
@@ -51,10 +37,8 @@ export class Process {
   readonly pid: number;
   /** Its stdin when it is PIPE, else null. */
   readonly stdin: Writable | null;
-  /** Its stdout when it is PIPE, else null. */
-  readonly stdout: Readable | null;
-  /** Its stderr when it is PIPE, else null. */
-  readonly stderr: Readable | null;
+  private readonly out: ChildOutput | null;
+  private readonly err: ChildOutput | null;
   private readonly child: WatchedChild;
   private readonly options: SubprocessOptions;
 
@@ -64,12 +48,26 @@ export class Process {
     this.options = options;
     this.pid = child.pid;
     this.stdin = child.stdinFd !== null ? writeSocket(child.stdinFd) : null;
-    this.stdout = child.stdoutFd !== null ? readSocket(child.stdoutFd) : null;
-    this.stderr = child.stderrFd !== null ? readSocket(child.stderrFd) : null;
+    this.out = child.stdoutFd !== null ? new ChildOutput(child.stdoutFd) : null;
+    this.err = child.stderrFd !== null ? new ChildOutput(child.stderrFd) : null;
     // Once the child is gone nobody reads its stdin: close our end so an unused stdin pipe does
     // not keep Node alive (writes after this are dropped, as they would fail with EPIPE).
     const stdin = this.stdin;
     if (stdin !== null) child.onExit(() => { if (!stdin.writableFinished) stdin.destroy(); });
+  }
+
+  /**
+   * Its stdout when it is PIPE, else null. Made on first use; reading starts at spawn either way
+   * (up to 128 KiB is held for a stream nobody reads yet, then the child waits). Once
+   * communicate() has taken the output, this stream gets none of it and just ends with the pipe.
+   */
+  get stdout(): Readable | null {
+    return this.out?.stream() ?? null;
+  }
+
+  /** Its stderr when it is PIPE, else null. As `stdout`. */
+  get stderr(): Readable | null {
+    return this.err?.stream() ?? null;
   }
 
   /** The returncode once the exit was reported, else null. */
@@ -98,8 +96,10 @@ export class Process {
     if (input !== undefined && input !== null && typeof input !== 'string' && !(input instanceof Uint8Array)) {
       throw new TypeError(`input must be a Buffer or a string, not '${typeName(input)}'`);
     }
-    const out = this.stdout !== null ? collect(this.stdout) : Promise.resolve(null);
-    const err = this.stderr !== null ? collect(this.stderr) : Promise.resolve(null);
+    // Each output in one piece from the pipe reader, or the rest of its stream once the user has
+    // touched `stdout` / `stderr` (what they already read is theirs, the rest is ours).
+    const out = this.out !== null ? this.out.readAll() : Promise.resolve(null);
+    const err = this.err !== null ? this.err.readAll() : Promise.resolve(null);
     if (this.stdin !== null) {
       if (input !== undefined && input !== null && input.length > 0) this.stdin.write(input);
       this.stdin.end();

@@ -9,6 +9,8 @@ import { ProcessLookupError } from '../errors.js';
 import { logger, pyFormat } from '../log.js';
 import { checkCString, typeName } from '../util/validate.js';
 import { WatchedChild } from './child.js';
+import { openPipeReader, type NativePipeReader } from '../../host/pipe-reader.js';
+import { closeFd } from '../../host/process-control.js';
 import { planChild } from './spawn.js';
 import { leaseLoop, type LoopLease } from './implicit-loop.js';
 import type { SubprocessOptions, SubprocessProtocol, SubprocessTransport } from './types.js';
@@ -43,23 +45,48 @@ export class WritePipeTransport {
   }
 }
 
-/** A read end (stdout, stderr), as `getPipeTransport(1 | 2)` returns it. */
+/**
+ * A read end (stdout, stderr), as `getPipeTransport(1 | 2)` returns it. Read by the addon's pipe
+ * reader in chunk mode (read(2) in C on readability): `onData` gets each readiness's bytes,
+ * `onClosed` is called once, after the last of them, at EOF, on a read error or on close().
+ */
 export class ReadPipeTransport {
-  constructor(private readonly socket: Socket) {}
+  private reader: NativePipeReader | null = null;
+
+  /** @internal Made by the subprocess transport. */
+  constructor(fd: number, private readonly onData: (data: Buffer) => void, private readonly onClosed: () => void) {
+    const r = openPipeReader(fd, true, 0, (data, status) => {
+      if (data !== null) this.onData(data);
+      if (status !== 0) this.lost(); // the addon closed the reader (and fd) before this call
+    });
+    if (typeof r === 'number') {
+      // No poll for this fd (uv_poll_init failed): report the pipe lost, as on a read error.
+      closeFd(fd);
+      queueMicrotask(() => this.onClosed());
+    } else {
+      this.reader = r;
+    }
+  }
+  private lost(): void {
+    if (this.reader === null) return;
+    this.reader = null;
+    this.onClosed();
+  }
   pauseReading(): void {
-    this.socket.pause();
+    this.reader?.pause();
   }
   resumeReading(): void {
-    this.socket.resume();
+    this.reader?.resume();
   }
   isClosing(): boolean {
-    return this.socket.destroyed;
+    return this.reader === null;
   }
   close(): void {
-    this.socket.destroy();
+    this.reader?.close();
+    this.lost();
   }
   abort(): void {
-    this.socket.destroy();
+    this.close();
   }
 }
 
@@ -90,11 +117,9 @@ export class UnixSubprocessTransport implements SubprocessTransport {
     for (const [fd, n] of [[1, child.stdoutFd], [2, child.stderrFd]] as const) {
       if (n === null) continue;
       this.openPipes++;
-      const s = new Socket({ fd: n, readable: true, writable: false });
-      s.on('data', (data: Buffer) => this.soon(() => this.protocol.pipeDataReceived(fd, data)));
-      s.on('error', () => {});
-      s.once('close', () => this.pipeLost(fd));
-      this.pipes.set(fd, new ReadPipeTransport(s));
+      this.pipes.set(fd, new ReadPipeTransport(n,
+        (data) => this.soon(() => this.protocol.pipeDataReceived(fd, data)),
+        () => this.pipeLost(fd)));
     }
     child.onExit(() => {
       // The child is gone, and with it the read end of its stdin (unless a grandchild holds it):
