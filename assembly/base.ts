@@ -8,7 +8,7 @@
 // Fast's zombie table, whose size the kernel decides (see watchers/fast.ts).
 
 import {
-  Report, report, startWaiter, waitPid, waitStatus, waitUser, waitSystem, waitRss, ECHILD,
+  Report, report, peekExited, startWaiter, waitPid, waitStatus, waitUser, waitSystem, waitRss, ECHILD,
 } from "./host";
 
 // ---------------------------------------------------------------------------------------------
@@ -447,11 +447,65 @@ export class Watcher {
     }
   }
 
-  /** Check every registered pid (O(n)). The pids are snapshotted first into the table's
-   *  preallocated scratch array, so removals during the sweep are safe. */
-  sweep(): void {
+  /** Reaps by `sigchldSweep`'s peek path since the last full sweep. */
+  sinceSweep: i32 = 0;
+
+  /** Check every registered pid (O(n)). */
+  sweep(): void { this.sweepExcept(0); }
+
+  /** Check every registered pid but `skip` (O(n)). The pids are snapshotted first into the
+   *  table's preallocated scratch array, so removals during the sweep are safe. */
+  sweepExcept(skip: i32): void {
+    this.sinceSweep = 0;
     const n = this.reg.snapshot();
-    for (let i = 0; i < n; i++) this.pollOne(unchecked(this.reg.scratch[i]));
+    for (let i = 0; i < n; i++) {
+      const pid = unchecked(this.reg.scratch[i]);
+      if (pid != skip) this.pollOne(pid);
+    }
+  }
+
+  /**
+   * One (coalesced) SIGCHLD for Safe and MultiLoop: O(1) host calls per exit in the common case
+   * instead of one `wait-pid` per registered pid. `peek-exited` names a terminated child without
+   * reaping it; while it names a pid this watcher holds (with or without a token), that pid is
+   * reaped through `pollOne` and the peek is repeated. When the peek says nothing else has
+   * terminated, after at least one reap, the sweep stops. Every other outcome falls back to the
+   * full per-pid sweep, once, and stops:
+   * - the first peek finds nothing: the exit behind this SIGCHLD was reaped before we looked,
+   *   by us (an earlier sweep, `add-child`'s check) or by someone else, and in that second case
+   *   only a wait on each registered pid can tell which one now gives ECHILD (returncode 255);
+   * - the zombie is not this watcher's (another watcher's, libuv's, a foreign child): it is never
+   *   waited on here, and it hides the zombies behind it from the peek;
+   * - ECHILD (no children at all: every registered pid was reaped elsewhere) or any other error
+   *   (ENOSYS: a host that cannot peek);
+   * - the wait left the pid registered (a wait error: `pollOne` reported it and keeps the pid for
+   *   the next SIGCHLD; the fallback skips it, so it is still waited on once per SIGCHLD);
+   * - `reg.count + 1` peeks (each reap removes a pid, so only a host whose peek keeps naming a
+   *   pid that is not reaped gets there: the loop can never spin).
+   * Race: a registered pid reaped elsewhere whose SIGCHLD coalesced with one of our own exits is
+   * not seen by the peek path. It is found by the next fallback, and at the latest by the full
+   * sweep done once the peek path has reaped more pids than are still registered (amortised: n
+   * waits per n reaps, so still O(1) per exit).
+   */
+  sigchldSweep(): void {
+    let reaped = 0;
+    let skip = 0;
+    for (let left = this.reg.count + 1; left > 0; left--) {
+      const pid = peekExited();
+      if (pid == 0 && reaped > 0) {
+        if (this.sinceSweep <= this.reg.count) return;
+        break; // the amortised full sweep
+      }
+      if (pid <= 0 || this.reg.find(pid) < 0) break;
+      this.pollOne(pid);
+      if (this.reg.find(pid) >= 0) {
+        skip = pid;
+        break;
+      }
+      reaped++;
+      this.sinceSweep++;
+    }
+    this.sweepExcept(skip);
   }
 
   // --- waiter threads (Threaded, and Pidfd's fallback) ---

@@ -1,10 +1,13 @@
 // SafeChildWatcher.
 //
 // Contract: SIGCHLD reaches the watcher through the attached loop's signal handler
-// (`subscribe-sigchld(watcher, loop)`); on each (coalesced) SIGCHLD every registered pid is
-// checked with a non-blocking `wait-pid`, and exits are queued for the attached loop. `add-child`
-// checks the pid at once (it may already be a zombie), so the event can be pending when it
-// returns. **fixed**: `add-child` before any `attach-loop` returns ADD_NOT_ATTACHED (-1000) with
+// (`subscribe-sigchld(watcher, loop)`); on each (coalesced) SIGCHLD every registered pid that
+// has exited is reaped with a non-blocking `wait-pid` (found with `peek-exited`, or by checking
+// every registered pid when the peek cannot tell: `Watcher.sigchldSweep` in base.ts), and exits
+// are queued for the attached loop. A registered pid reaped by someone else gives returncode 255
+// with `unknown-child-status` on the SIGCHLD of its exit, or later when that SIGCHLD coalesced
+// with one of the watcher's own exits (see `sigchldSweep`). `add-child` checks the pid at once
+// (it may already be a zombie), so the event can be pending when it returns. **fixed**: `add-child` before any `attach-loop` returns ADD_NOT_ATTACHED (-1000) with
 // nothing registered or waited on. While detached (after an earlier attach) a pid is registered
 // without a wait; the sweep of the next `attach-loop` delivers it. `attach-loop` moves the
 // subscription and sweeps (a child may have exited during the switch); detaching with handlers
@@ -12,8 +15,12 @@
 // table with no token so the sweep still reaps it (no zombie is left). `close` clears every
 // registration, then detaches (so no detach warning).
 //
-// Cost per exit: O(n) per SIGCHLD, n = registered pids. Interferes with: code that installs its
-// own SIGCHLD handler on the same loop; it never waits on pids it does not own.
+// Cost per exit: O(1) host calls (a peek, the wait, a last peek) while the zombies the peek
+// names are this watcher's; O(n), n = registered pids, when the SIGCHLD finds no zombie (its
+// exit was reaped already, e.g. by libuv or another watcher) or one it does not own (another
+// watcher's, a foreign child nobody reaps yet). Interferes with: code that installs its
+// own SIGCHLD handler on the same loop; it never waits on pids it does not own (the peek reaps
+// nothing).
 
 import { Watcher, K_SAFE, ADD_NOT_ATTACHED, reserveEvents } from "../base";
 import { Report, report, subscribeSigchld, unsubscribeSigchld } from "../host";
@@ -62,7 +69,7 @@ export class SafeWatcher extends Watcher {
   }
 
   onSigchld(): void {
-    if (this.attached != 0) this.sweep();
+    if (this.attached != 0) this.sigchldSweep();
   }
 
   release(): void {
