@@ -8,10 +8,11 @@
 // tell: `Watcher.sigchldSweep` in base.ts); exits are queued for the loop that registered the
 // pid. A registered pid reaped by someone else gives returncode 255 with `unknown-child-status`
 // on the SIGCHLD of its exit, or later when that SIGCHLD coalesced with one of the watcher's own
-// exits (see `sigchldSweep`). `add-child` checks the pid at once (it may already be a zombie).
-// `remove-child` suppresses the event; the pid stays in the table with no token so the sweep
-// still reaps it. `close` clears the registrations and unsubscribes; the
-// watcher is inactive until the next `attach-loop`.
+// exits or an exit it already took explains it: at the latest after as many more SIGCHLDs as
+// pids are registered (see `sigchldSweep`). `add-child` checks the pid at once (it may already
+// be a zombie). `remove-child` suppresses the event; the pid stays in the table with no token so
+// the sweep still reaps it. `close` clears the registrations and unsubscribes; the watcher is
+// inactive until the next `attach-loop`.
 //
 // Cost per exit: O(1) host calls (a peek, the wait, a last peek) while the zombies the peek
 // names are this watcher's; O(n), n = registered pids, when the SIGCHLD finds no zombie (its

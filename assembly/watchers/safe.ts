@@ -6,7 +6,8 @@
 // every registered pid when the peek cannot tell: `Watcher.sigchldSweep` in base.ts), and exits
 // are queued for the attached loop. A registered pid reaped by someone else gives returncode 255
 // with `unknown-child-status` on the SIGCHLD of its exit, or later when that SIGCHLD coalesced
-// with one of the watcher's own exits (see `sigchldSweep`). `add-child` checks the pid at once
+// with one of the watcher's own exits or an exit it already took explains it: at the latest
+// after as many more SIGCHLDs as pids are registered (see `sigchldSweep`). `add-child` checks the pid at once
 // (it may already be a zombie), so the event can be pending when it returns. **fixed**: `add-child` before any `attach-loop` returns ADD_NOT_ATTACHED (-1000) with
 // nothing registered or waited on. While detached (after an earlier attach) a pid is registered
 // without a wait; the sweep of the next `attach-loop` delivers it. `attach-loop` moves the
