@@ -15,9 +15,10 @@
 // inactive until the next `attach-loop`.
 //
 // Cost per exit: O(1) host calls (a peek, the wait, a last peek) while the zombies the peek
-// names are this watcher's; O(n), n = registered pids, when the SIGCHLD finds no zombie (its
-// exit was reaped already, e.g. by libuv or another MultiLoop watcher sharing the subscription)
-// or one it does not own (another watcher's, a foreign child nobody reaps yet).
+// names are this watcher's; O(n), n = registered pids, when the SIGCHLD finds no zombie and no
+// exit the watcher took explains it (its exit was reaped by someone else, e.g. libuv or another
+// MultiLoop watcher sharing the subscription), or a zombie it does not own (another watcher's, a
+// foreign child nobody reaps yet); amortised O(1) for the periodic full sweep.
 // Interferes with: other process-wide SIGCHLD handlers (it owns the process subscription); it
 // never waits on pids it does not own (the peek reaps nothing).
 
