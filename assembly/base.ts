@@ -8,7 +8,7 @@
 // Fast's zombie table, whose size the kernel decides (see watchers/fast.ts).
 
 import {
-  Report, report, startWaiter, waitPid, waitStatus, waitUser, waitSystem, waitRss, ECHILD,
+  Report, report, peekExited, startWaiter, waitPid, waitStatus, waitUser, waitSystem, waitRss, ECHILD,
 } from "./host";
 
 // ---------------------------------------------------------------------------------------------
@@ -432,7 +432,7 @@ export class Watcher {
   /** Check one registered pid with a non-blocking wait. Still running: nothing. Reaped: queue
    *  its exit (if it has a token) and forget it. ECHILD: returncode 255 with
    *  `unknown-child-status`. Any other failure: `host-error`, and the pid stays registered so the
-   *  next sweep tries again. */
+   *  next sweep tries again. A pid forgotten here earns a SIGCHLD credit (see `sigchldSweep`). */
   pollOne(pid: i32): void {
     if (this.reg.find(pid) < 0) return;
     const r = waitPid(pid);
@@ -440,18 +440,93 @@ export class Watcher {
     const slot = this.reg.find(pid); // host imports never re-enter the core: still there
     if (r > 0) {
       this.deliverWaited(slot, pid, this.eventLoop(slot));
+      this.credits++;
     } else if (r == -ECHILD) {
       this.deliverUnknown(slot, pid, this.eventLoop(slot), Report.UnknownChildStatus, ECHILD);
+      this.credits++;
     } else {
       report(Report.HostError, this.id, pid, -r);
     }
   }
 
-  /** Check every registered pid (O(n)). The pids are snapshotted first into the table's
-   *  preallocated scratch array, so removals during the sweep are safe. */
-  sweep(): void {
+  /** Exits this watcher took (reaped, or found reaped elsewhere) since the last full sweep whose
+   *  SIGCHLD has not been accounted for yet: each explains one SIGCHLD that finds nothing. */
+  credits: i32 = 0;
+  /** SIGCHLDs `sigchldSweep` handled without a full sweep since the last one. */
+  sinceSweep: i32 = 0;
+
+  /** Check every registered pid (O(n)). */
+  sweep(): void { this.sweepExcept(0); }
+
+  /** Check every registered pid but `skip` (O(n)). Every registered pid is looked at, so every
+   *  exit taken before is accounted for: the credits start again from what this sweep takes.
+   *  The pids are snapshotted first into the table's preallocated scratch array, so removals
+   *  during the sweep are safe. */
+  sweepExcept(skip: i32): void {
+    this.sinceSweep = 0;
+    this.credits = 0;
     const n = this.reg.snapshot();
-    for (let i = 0; i < n; i++) this.pollOne(unchecked(this.reg.scratch[i]));
+    for (let i = 0; i < n; i++) {
+      const pid = unchecked(this.reg.scratch[i]);
+      if (pid != skip) this.pollOne(pid);
+    }
+  }
+
+  /**
+   * One (coalesced) SIGCHLD for Safe and MultiLoop: O(1) host calls per exit in the common case
+   * instead of one `wait-pid` per registered pid.
+   *
+   * `peek-exited` names a terminated child without reaping it; while it names a pid this watcher
+   * holds (with or without a token), that pid is reaped through `pollOne` and the peek is
+   * repeated, until it says nothing (more) has terminated. The signal is then explained if some
+   * exit this watcher took is not accounted for yet (a credit: one of the exits just reaped, or
+   * one taken earlier by `add-child`'s check or a sweep, whose SIGCHLD is this late one): it uses
+   * the credit and stops. Otherwise the exit behind this SIGCHLD was taken by someone else
+   * (libuv for its own child, another watcher, or a thief of a registered pid, which only a wait
+   * on each registered pid can find: returncode 255), and the full per-pid sweep runs once.
+   *
+   * The full sweep also runs, once, and ends the handling, when the peek names a zombie this
+   * watcher does not hold (another watcher's, libuv's, a foreign child: never waited on here,
+   * and it hides the zombies behind it from the peek), says ECHILD (no children at all: every
+   * registered pid was reaped elsewhere) or fails (ENOSYS: a host that cannot peek), and when a
+   * wait leaves its pid registered (a wait error: `pollOne` reported it and keeps the pid for
+   * the next SIGCHLD; this sweep skips it, so it is still waited on once per SIGCHLD). The peeks
+   * are bounded by `reg.count + 1` (each reap removes a pid, so only a host whose peek keeps
+   * naming a pid that is not reaped gets there; then the full sweep runs): the loop cannot spin.
+   *
+   * Race: credits can outlive their signal (two exits, one coalesced SIGCHLD), and such a stale
+   * credit can absorb the SIGCHLD of a registered pid reaped elsewhere; and a steal whose SIGCHLD
+   * coalesced with one of our own exits is never seen by the peek. Both are found by the next
+   * full sweep, which runs at the latest once more SIGCHLDs were handled without one than pids
+   * are registered (amortised: n waits per n signals, still O(1) per exit).
+   */
+  sigchldSweep(): void {
+    let skip = 0;
+    let fallback = false;
+    for (let left = this.reg.count + 1; ; left--) {
+      if (left == 0) {
+        fallback = true;
+        break;
+      }
+      const pid = peekExited();
+      if (pid == 0) break;
+      if (pid < 0 || this.reg.find(pid) < 0) {
+        fallback = true;
+        break;
+      }
+      this.pollOne(pid);
+      if (this.reg.find(pid) >= 0) {
+        skip = pid;
+        fallback = true;
+        break;
+      }
+    }
+    if (!fallback && this.credits > 0) {
+      this.credits--;
+      this.sinceSweep++;
+      if (this.sinceSweep <= this.reg.count) return;
+    }
+    this.sweepExcept(skip);
   }
 
   // --- waiter threads (Threaded, and Pidfd's fallback) ---

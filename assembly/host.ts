@@ -34,6 +34,11 @@ declare function hostWaitPid(pid: i32, retptr: usize): void;
 @external("childwatch:core/host@0.1.0", "wait-any")
 declare function hostWaitAny(retptr: usize): void;
 // @ts-ignore: decorator
+@external("childwatch:core/host@0.1.0", "peek-exited")
+/** `peek-exited`: the pid of a terminated, not yet reaped child (NOT reaped by this call), 0 if
+ *  none has terminated, -errno (-ECHILD: no children at all). */
+export declare function peekExited(): i32;
+// @ts-ignore: decorator
 @external("childwatch:core/host@0.1.0", "pidfd-open")
 export declare function pidfdOpen(pid: i32): i32;
 // @ts-ignore: decorator

@@ -31,6 +31,7 @@ const REPORTS = ['unknown-child-status', 'pidfd-status-already-read', 'fast-unkn
 const host = {
   waitPid: (pid) => waitResult(kernel.waitPid(pid, rec)),
   waitAny: () => waitResult(kernel.waitAny(rec)),
+  peekExited: () => kernel.peekExited(),
   pidfdOpen: (pid) => kernel.pidfdOpen(pid),
   watchPidfd: (w, pid, fd) => kernel.watchPidfd(w, pid, fd),
   pidfdClose: (fd) => kernel.pidfdClose(fd),

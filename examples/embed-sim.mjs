@@ -28,6 +28,7 @@ const imports = {
   [HOST]: { // u32 parameters arrive as i32: `>>> 0` makes them unsigned again
     'wait-pid': (pid, retptr) => writeWaitResult(retptr >>> 0, kernel.waitPid(pid, rec)),
     'wait-any': (retptr) => writeWaitResult(retptr >>> 0, kernel.waitAny(rec)),
+    'peek-exited': () => kernel.peekExited(),
     'pidfd-open': (pid) => kernel.pidfdOpen(pid),
     'watch-pidfd': (w, pid, fd) => kernel.watchPidfd(w >>> 0, pid, fd),
     'pidfd-close': (fd) => kernel.pidfdClose(fd),

@@ -101,6 +101,13 @@ export interface NativeAddon {
   /** After a `waitAny` that returned fewer than `max`: 0 (children running) or -errno (-ECHILD). */
   waitAnyState(): number;
   /**
+   * waitid(P_ALL, 0, WEXITED | WNOHANG | WNOWAIT), EINTR retried: the pid of some terminated child
+   * of this process, which is NOT reaped (it stays a zombie, and its status stays for whoever
+   * waits on it); 0 if no child has terminated; -errno (-ECHILD: no children at all). Fault
+   * injection: the `waitid` op.
+   */
+  peekExited(): number;
+  /**
    * waitid(P_PIDFD, fd, WEXITED|WNOHANG) through the raw syscall (with rusage). Same returns as
    * waitPid. -ENOSYS where unsupported.
    */

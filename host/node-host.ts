@@ -10,6 +10,7 @@
 //   watcher that asked for it; signals coalesce, so the core reaps until the kernel says none.
 //   For a loop id (Safe, Fast) delivery goes through the loop's own signal handler, supplied
 //   by the watcher layer as `viaLoop`, so it happens only while that loop runs.
+// - peek-exited: waitid(WNOWAIT) in the addon; reaps nothing, so it needs no sandbox check.
 // - wait-any: one native call reaps a batch (wait4(-1, WNOHANG) in a loop in C); the batch is
 //   handed out one record per `waitAny` call. Reaped children are never lost: a batch is only
 //   refilled once it is empty.
@@ -175,6 +176,18 @@ export class NodeHost implements HostImports {
       NodeHost.fill(out, this.batch, at);
       noteReaped(this.batch[at]!);
       return this.batch[at]!;
+    } catch (err) {
+      return -errnoOf(err);
+    }
+  }
+
+  /**
+   * `peek-exited`: names a terminated child without reaping it (WNOWAIT), so it is allowed in the
+   * sandbox too: the core only waits on a pid it holds, through `waitPid` and its checks.
+   */
+  peekExited(): number {
+    try {
+      return this.addon.peekExited();
     } catch (err) {
       return -errnoOf(err);
     }

@@ -66,6 +66,11 @@ export class FastWatcher extends SafeWatcher {
     return true;
   }
 
+  /** SIGCHLD: `sweep` (wait-any until none), not Safe's peek. */
+  onSigchld(): void {
+    if (this.attached != 0) this.sweep();
+  }
+
   /** Reap until the kernel says none (signals coalesce). Called on SIGCHLD and on attach. */
   sweep(): void {
     while (true) {

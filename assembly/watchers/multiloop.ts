@@ -3,14 +3,24 @@
 // Contract: the first `attach-loop`, whatever its argument, subscribes to the process-wide
 // SIGCHLD (`subscribe-sigchld(watcher, 0)`), makes the watcher active and sweeps the registered
 // pids once (an exit while inactive had no handler to hear its SIGCHLD); later calls do nothing.
-// On each (coalesced) SIGCHLD every registered pid is checked with a non-blocking `wait-pid`;
-// exits are queued for the loop that registered the pid. `add-child` checks the pid at once (it
-// may already be a zombie). `remove-child` suppresses the event; the pid stays in the table with
-// no token so the sweep still reaps it. `close` clears the registrations and unsubscribes; the
-// watcher is inactive until the next `attach-loop`.
+// On each (coalesced) SIGCHLD every registered pid that has exited is reaped with a non-blocking
+// `wait-pid` (found with `peek-exited`, or by checking every registered pid when the peek cannot
+// tell: `Watcher.sigchldSweep` in base.ts); exits are queued for the loop that registered the
+// pid. A registered pid reaped by someone else gives returncode 255 with `unknown-child-status`
+// on the SIGCHLD of its exit, or later when that SIGCHLD coalesced with one of the watcher's own
+// exits or an exit it already took explains it: at the latest after as many more SIGCHLDs as
+// pids are registered (see `sigchldSweep`). `add-child` checks the pid at once (it may already
+// be a zombie). `remove-child` suppresses the event; the pid stays in the table with no token so
+// the sweep still reaps it. `close` clears the registrations and unsubscribes; the watcher is
+// inactive until the next `attach-loop`.
 //
-// Cost per exit: O(n) per SIGCHLD, n = registered pids. Interferes with: other process-wide
-// SIGCHLD handlers (it owns the process subscription); it never waits on pids it does not own.
+// Cost per exit: O(1) host calls (a peek, the wait, a last peek) while the zombies the peek
+// names are this watcher's; O(n), n = registered pids, when the SIGCHLD finds no zombie and no
+// exit the watcher took explains it (its exit was reaped by someone else, e.g. libuv or another
+// MultiLoop watcher sharing the subscription), or a zombie it does not own (another watcher's, a
+// foreign child nobody reaps yet); amortised O(1) for the periodic full sweep.
+// Interferes with: other process-wide SIGCHLD handlers (it owns the process subscription); it
+// never waits on pids it does not own (the peek reaps nothing).
 
 import { Watcher, K_MULTI_LOOP, reserveEvents } from "../base";
 import { Report, report, subscribeSigchld, unsubscribeSigchld } from "../host";
@@ -51,7 +61,7 @@ export class MultiLoopWatcher extends Watcher {
   }
 
   onSigchld(): void {
-    if (this.active) this.sweep();
+    if (this.active) this.sigchldSweep();
   }
 
   release(): void {

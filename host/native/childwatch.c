@@ -102,9 +102,10 @@ extern char **environ;
  * count every call fails. Counters are process-wide (all threads and Workers share them).
  * ops: spawn (posix_spawn), pipe2, pidfd_open (also the pidfd of spawn's wantPidfd), wait4
  * (waitPid, waitAny, waiter threads; EINTR is retried so it only burns the count), waitid
- * (waitPidfd), kill (kill, killGroup, pidfdSendSignal), thread (pthread_create of startWaiter),
- * poll (uv_poll_init of pollFd and readPipe), signal (uv_signal_start of signalSubscribe),
- * read (read(2) of a readPipe reader; EINTR is retried, EAGAIN waits for the next readiness).
+ * (waitPidfd, peekExited), kill (kill, killGroup, pidfdSendSignal), thread (pthread_create of
+ * startWaiter), poll (uv_poll_init of pollFd and readPipe), signal (uv_signal_start of
+ * signalSubscribe), read (read(2) of a readPipe reader; EINTR is retried, EAGAIN waits for the
+ * next readiness).
  * Example: CHILDWATCH_FAULTS=pidfd_open=EMFILE:2,spawn=EAGAIN:1,wait4=EINTR:3,kill=EPERM
  * An unknown op or errno makes the whole spec ignored (faults() then reports "invalid: ...").
  * faultHits() tells how many calls of each op with a rule were failed so far (tests use it to
@@ -1575,6 +1576,29 @@ static napi_value cw_wait_any_state(napi_env env, napi_callback_info info) {
   return cw_int(env, ce->wait_any_state);
 }
 
+/* waitid(P_ALL, 0, WEXITED | WNOHANG | WNOWAIT): the pid of some terminated child, left a zombie
+ * (WNOWAIT: its status stays for whoever waits on it; nothing is reaped, so this may name a child
+ * that is not ours); 0 if none has terminated; -errno (-ECHILD: no children at all). EINTR is
+ * retried. With WNOHANG and nothing to report the kernel returns 0 and leaves si_pid 0, which
+ * is why the siginfo is cleared first. Fault injection: the `waitid` op. */
+static napi_value cw_peek_exited(napi_env env, napi_callback_info info) {
+  CW_ARGS(0);
+  siginfo_t si;
+  int r;
+  for (;;) {
+    int f = cwf_hit(CWF_WAITID);
+    memset(&si, 0, sizeof si);
+    if (f) {
+      errno = f;
+      r = -1;
+    } else {
+      r = waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT);
+    }
+    if (r == 0) return cw_int(env, si.si_pid);
+    if (errno != EINTR) return cw_int(env, -errno);
+  }
+}
+
 /* waitid(P_PIDFD, fd, WEXITED|WNOHANG) through the raw syscall: glibc's waitid() has no rusage
  * argument, the kernel's has. The wait status is rebuilt from the siginfo. */
 static napi_value cw_wait_pidfd(napi_env env, napi_callback_info info) {
@@ -2290,6 +2314,7 @@ NAPI_MODULE_INIT() {
       CW_FN("waitPid", cw_wait_pid),
       CW_FN("waitAny", cw_wait_any),
       CW_FN("waitAnyState", cw_wait_any_state),
+      CW_FN("peekExited", cw_peek_exited),
       CW_FN("waitPidfd", cw_wait_pidfd),
       CW_FN("pidfdOpen", cw_pidfd_open_js),
       CW_FN("pidfdSendSignal", cw_pidfd_send_signal),

@@ -1,9 +1,10 @@
 // SimKernel: a deterministic fake kernel implementing the core's `host` imports.
 //
-// It keeps a process table (running -> zombie -> reaped), raw Linux wait statuses, SIGCHLD that
-// coalesces until the test delivers it, pidfds that become readable on exit, waiter threads that
-// finish when the test says (or at once on exit), pid reuse after reaping, children reaped by
-// someone else (ECHILD afterwards), per-import error injection, and a log of every host call.
+// It keeps a process table (running -> zombie -> reaped), raw Linux wait statuses, a peek that
+// names a zombie without reaping it (`peek-exited`, waitid's WNOWAIT), SIGCHLD that coalesces
+// until the test delivers it, pidfds that become readable on exit, waiter threads that finish
+// when the test says (or at once on exit), pid reuse after reaping, children reaped by someone
+// else (ECHILD afterwards), per-import error injection, and a log of every host call.
 // Nothing happens by itself: the test (or user) moves time forward with `exit`, `deliverSigchld`,
 // `deliverPidfds`, `finishWaiters` or `notify` (all of them), and collects what the core produced
 // with `drain`.
@@ -234,8 +235,8 @@ export class SimKernel implements HostImports {
   // Error injection
   // ------------------------------------------------------------------------------------------
 
-  /** The next `times` calls of `fn` fail with -errno. EINTR on a wait is retried inside the sim
-   *  (as the Node host does), so the core never sees it. */
+  /** The next `times` calls of `fn` fail with -errno. EINTR on a wait or a peek is retried
+   *  inside the sim (as the Node host does), so the core never sees it. */
   inject(fn: InjectableImport, errno: number, times = 1): this {
     const q = this.injected.get(fn) ?? [];
     for (let i = 0; i < times; i++) q.push(errno);
@@ -275,22 +276,41 @@ export class SimKernel implements HostImports {
   waitAny(out: WaitRecord): number {
     let r = this.injectedWait('waitAny');
     if (r === 0) {
-      // The oldest zombie first; O(1) amortised.
-      const q = this.exitQueue;
-      while (this.exitHead < q.length && q[this.exitHead].state !== 'zombie') this.exitHead++;
-      if (this.exitHead > 1024 && this.exitHead * 2 > q.length) {
-        this.exitQueue = q.slice(this.exitHead);
-        this.exitHead = 0;
-      }
-      if (this.exitHead < this.exitQueue.length) r = this.reap(this.exitQueue[this.exitHead], out);
+      const z = this.oldestZombie();
+      if (z !== undefined) r = this.reap(z, out);
       else r = this.running > 0 ? 0 : -Errno.ECHILD;
     }
     this.log('waitAny', [], r);
     return r;
   }
 
+  /** WIT `peek-exited` (waitid with WNOWAIT): the oldest zombie's pid WITHOUT reaping it (it stays
+   *  a zombie, and a later wait still gets its status); 0 if children run but none exited;
+   *  -ECHILD if there are no children at all. */
+  peekExited(): number {
+    let r = this.injectedWait('peekExited');
+    if (r === 0) {
+      const z = this.oldestZombie();
+      if (z !== undefined) r = z.pid;
+      else r = this.running > 0 ? 0 : -Errno.ECHILD;
+    }
+    this.log('peekExited', [], r);
+    return r;
+  }
+
+  /** The zombie that exited first, or undefined; O(1) amortised. */
+  private oldestZombie(): SimProcess | undefined {
+    const q = this.exitQueue;
+    while (this.exitHead < q.length && q[this.exitHead].state !== 'zombie') this.exitHead++;
+    if (this.exitHead > 1024 && this.exitHead * 2 > q.length) {
+      this.exitQueue = q.slice(this.exitHead);
+      this.exitHead = 0;
+    }
+    return this.exitHead < this.exitQueue.length ? this.exitQueue[this.exitHead] : undefined;
+  }
+
   /** An injected wait error, with EINTR retried (0 when none is left). */
-  private injectedWait(fn: 'waitPid' | 'waitAny'): number {
+  private injectedWait(fn: 'waitPid' | 'waitAny' | 'peekExited'): number {
     for (;;) {
       const e = this.takeInjected(fn);
       if (e === 0) return 0;

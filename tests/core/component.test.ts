@@ -56,7 +56,7 @@ describe('the core module and its component', () => {
     const imports = WebAssembly.Module.imports(mod);
     expect([...new Set(imports.map((i) => i.module))]).toEqual([HOST]);
     expect(imports.map((i) => i.name).sort()).toEqual(witFunctions('host'));
-    expect(witFunctions('host').length).toBe(9);
+    expect(witFunctions('host').length).toBe(10);
     expect(witFunctions('watcher').length).toBe(19);
     const exports = WebAssembly.Module.exports(mod).map((e) => e.name);
     expect(exports.filter((n) => !n.startsWith(`${WATCHER}#`)).sort()).toEqual(['_initialize', 'memory']);
@@ -160,6 +160,7 @@ function jcoHost(host: HostImports): Record<string, unknown> {
   return {
     waitPid: (pid: number) => result(host.waitPid(pid, rec)),
     waitAny: () => result(host.waitAny(rec)),
+    peekExited: () => host.peekExited(),
     pidfdOpen: (pid: number) => host.pidfdOpen(pid),
     watchPidfd: (w: number, pid: number, fd: number) => host.watchPidfd(w, pid, fd),
     pidfdClose: (fd: number) => host.pidfdClose(fd),

@@ -145,6 +145,14 @@ describe.each(KINDS)('%s watcher with real children', (kind) => {
     });
   }
 
+  if (kind === 'safe' || kind === 'multiloop') {
+    it('reports every watched exit while foreign zombies are present, and never reaps them (peek, then fallback sweep)', async () => {
+      const { value, logs } = await scenario<Record<string, unknown>>(kind, 'foreignZombie');
+      expect(value).toEqual({ seq: [0, 1, 2, 3, 4], killed: [-9], rest: [-9], zombies: ['Z', 'Z'], statuses: [7, 8] });
+      expect(logs).toEqual([]);
+    });
+  }
+
   if (kind === 'fast') {
     it('steals children of node:child_process, which then never emit exit (documented)', async () => {
       const { value } = await scenario<{ exited: boolean; warned: boolean; gone: boolean }>(kind, 'fastStealsChildProcess');

@@ -136,9 +136,22 @@ describe('pids <= 0 never reach wait or kill', () => {
           }
           try {
             const calls: Call[] = [];
+            // A call another thread interrupted is split in two lines ("<unfinished ...>", then
+            // "<... waitid resumed>"): the rest is appended to the call's line, so each call is
+            // checked with all its arguments.
+            const split = new Map<string, Call>();
             for (const line of readFileSync(log, 'utf8').split('\n')) {
+              const r = /^(\d+)\s+<\.\.\. \w+ resumed>(.*)$/.exec(line);
+              if (r !== null && split.has(r[1]!)) {
+                split.get(r[1]!)!.line += r[2]!;
+                split.delete(r[1]!);
+                continue;
+              }
               const m = /^(\d+)\s+(wait4|waitid|kill|tgkill|pidfd_send_signal|execve)\(([^,)]*)/.exec(line);
-              if (m !== null) calls.push({ pid: Number(m[1]), fn: m[2]!, first: m[3]!.trim(), line });
+              if (m === null) continue;
+              const call: Call = { pid: Number(m[1]), fn: m[2]!, first: m[3]!.trim(), line };
+              calls.push(call);
+              if (line.endsWith('<unfinished ...>')) split.set(m[1]!, call);
             }
             rmSync(log, { force: true });
             resolve({ calls, value: JSON.parse(stdout.trim().split('\n').pop()!).result?.value });
@@ -155,6 +168,9 @@ describe('pids <= 0 never reach wait or kill', () => {
       const waits = calls.filter((c) => c.fn === 'wait4');
       expect(waits.length).toBeGreaterThan(0);
       expect(waits.filter((c) => !(Number(c.first) > 0)).map((c) => c.line)).toEqual([]);
+      // waitid on any child (Safe's and MultiLoop's peek) only ever with WNOWAIT: it reaps nothing.
+      const anyChild = calls.filter((c) => c.fn === 'waitid' && c.first === 'P_ALL');
+      expect(anyChild.filter((c) => !/\bWNOWAIT\b/.test(c.line)).map((c) => c.line)).toEqual([]);
       // kill: a child's pid, or -pgid of a group one of our children leads (killGroup); never
       // 0 (our own group) or -1 (everybody).
       const kills = calls.filter((c) => c.fn === 'kill');
@@ -172,6 +188,7 @@ describe('pids <= 0 never reach wait or kill', () => {
       const { calls, value } = await strace({ TOUR_WATCHERS: 'threaded,multiloop,safe,pidfd' });
       expect(value).toEqual({ threaded: codes, multiloop: codes, safe: codes, pidfd: codes });
       check(calls);
+      expect(calls.filter((c) => c.fn === 'waitid' && c.first === 'P_ALL')).not.toHaveLength(0);
     });
 
     it('all five in the sandbox (ownChildrenOnly): not even Fast calls wait4(-1)', async () => {

@@ -116,6 +116,7 @@ function hostImports(host: HostImports, mem: MemoryView): Record<string, (...a: 
     'wait-any': (retptr: number) => {
       writeWait(retptr >>> 0, host.waitAny(rec) | 0);
     },
+    'peek-exited': () => host.peekExited() | 0,
     'pidfd-open': (pid: number) => host.pidfdOpen(pid) | 0,
     'watch-pidfd': (w: number, pid: number, fd: number) => host.watchPidfd(w >>> 0, pid, fd) | 0,
     'pidfd-close': (fd: number) => { host.pidfdClose(fd); },

@@ -43,6 +43,9 @@ export interface WaitRecord {
 export interface HostImports {
   waitPid(pid: number, out: WaitRecord): number;
   waitAny(out: WaitRecord): number;
+  /** `peek-exited`: the pid of a terminated child that is NOT reaped by this call, 0 if none
+   *  terminated, -errno (-ECHILD: no children at all; -ENOSYS: cannot peek). */
+  peekExited(): number;
   pidfdOpen(pid: number): number;
   watchPidfd(watcher: number, pid: number, fd: number): number;
   pidfdClose(fd: number): void;

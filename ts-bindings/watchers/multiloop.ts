@@ -1,5 +1,6 @@
 // MultiLoopChildWatcher: one process-wide SIGCHLD subscription (the host's uv_signal, never a raw
-// sigaction); on each SIGCHLD a non-blocking wait on every registered pid, O(n) per signal. The
+// sigaction); on each SIGCHLD a non-blocking wait on each registered pid that exited (found with
+// waitid(WNOWAIT); on every registered pid when that cannot tell). The
 // callback goes to the registering loop with callSoonThreadsafe, so one watcher serves every loop.
 // Never waits on a pid it was not given. Strategy: assembly/watchers/multiloop.ts.
 import { Strategy } from '../core/types.js';
@@ -8,10 +9,12 @@ import { RunningLoopChildWatcher } from './base.js';
 
 /**
  * One process-wide SIGCHLD subscription (libuv's signal handling, never a raw `sigaction`); on
- * each SIGCHLD a non-blocking wait on every registered pid. The exit is delivered on the loop
+ * each SIGCHLD a non-blocking wait on each registered pid that exited. The exit is delivered on the loop
  * that was running at `addChildHandler`, so one watcher serves every loop of the thread.
  *
- * Cost: O(n) per SIGCHLD for n registered children. No threads. Call `attachLoop` once (with
+ * Cost: O(1) per exit; O(n) for n registered children on a SIGCHLD whose zombie is another
+ * owner's (e.g. a `node:child_process` child libuv has not reaped yet) or whose exit was reaped
+ * by someone else. No threads. Call `attachLoop` once (with
  * any argument) before use: that subscribes to SIGCHLD. Never waits on a pid it was not given.
  */
 export class MultiLoopChildWatcher extends RunningLoopChildWatcher {

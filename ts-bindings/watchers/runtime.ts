@@ -88,6 +88,7 @@ export class WatcherRuntime {
     this.core = loadCore({
       waitPid: (pid, out) => sim.waitPid(pid, out),
       waitAny: (out) => sim.waitAny(out),
+      peekExited: () => sim.peekExited(),
       pidfdOpen: (pid) => sim.pidfdOpen(pid),
       watchPidfd: (watcher, pid, fd) => sim.watchPidfd(watcher, pid, fd),
       pidfdClose: (fd) => sim.pidfdClose(fd),
