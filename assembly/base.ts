@@ -354,6 +354,8 @@ export class Watcher {
   isActive(): bool { return true; }
   close(): void {}
   onSigchld(): void {}
+  /** The host's delayed follow-up of SIGCHLDs (`on-sigchld-settled`): Safe and MultiLoop. */
+  onSigchldSettled(): void {}
   onPidfdReady(pid: i32): void {}
   onWaiterDone(pid: i32, result: i32): void {}
   /** Release what the watcher holds in the host (pidfds, SIGCHLD subscription). */
@@ -498,8 +500,15 @@ export class Watcher {
    * credit can absorb the SIGCHLD of a registered pid reaped elsewhere; and a steal whose SIGCHLD
    * coalesced with one of our own exits is never seen by the peek. Both are found by the next
    * full sweep, which runs at the latest once more SIGCHLDs were handled without one than pids
-   * are registered (amortised: n waits per n signals, still O(1) per exit).
+   * are registered (amortised: n waits per n signals, still O(1) per exit), or when the host
+   * calls `on-sigchld-settled` after the signals stop (`settledSweep`): so a steal is reported
+   * even if no SIGCHLD ever follows it.
    */
+  /** `on-sigchld-settled`: the full sweep owed by SIGCHLDs handled without one, if any. */
+  settledSweep(): void {
+    if (this.sinceSweep > 0) this.sweep();
+  }
+
   sigchldSweep(): void {
     let skip = 0;
     let fallback = false;

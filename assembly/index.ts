@@ -97,6 +97,11 @@ export function onSigchld(watcher: u32): void {
   if (w !== null) w.onSigchld();
 }
 
+export function onSigchldSettled(watcher: u32): void {
+  const w = get(watcher);
+  if (w !== null) w.onSigchldSettled();
+}
+
 export function onPidfdReady(watcher: u32, pid: i32): void {
   const w = get(watcher);
   if (w !== null && pid > 0) w.onPidfdReady(pid);

@@ -45,6 +45,7 @@ const { watcher } = instantiate((path) => new WebAssembly.Module(readFileSync(jo
 
 kernel.attach({
   onSigchld: (w) => watcher.onSigchld(w),
+  onSigchldSettled: (w) => watcher.onSigchldSettled(w),
   onPidfdReady: (w, pid) => watcher.onPidfdReady(w, pid),
   onWaiterDone: (w, pid, result, r) => watcher.onWaiterDone(w, pid, {
     pid: result, status: r.status, userMicros: BigInt(r.userMicros), systemMicros: BigInt(r.systemMicros),

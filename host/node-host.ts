@@ -67,6 +67,9 @@ interface PidfdWatch {
   pid: number;
 }
 
+/** How long after a SIGCHLD the SIGCHLD subscribers get `on-sigchld-settled`. */
+const SETTLE_MS = 250;
+
 /** Most ready pidfds taken per callback of the set (more are delivered by further callbacks). */
 const READY_BATCH = 64;
 
@@ -95,6 +98,7 @@ export class NodeHost implements HostImports {
    * child, which finds it still running and arms it again: harmless either way.
    */
   private pidfdSet: NativePidfdSet | null | undefined;
+  private settleTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly readyIds = new Int32Array(READY_BATCH);
   /** Watchers on the process-wide SIGCHLD subscription (loop 0), in subscription order. */
   private readonly sigchldWatchers = new Set<number>();
@@ -346,7 +350,10 @@ export class NodeHost implements HostImports {
     try {
       this.unsubscribeSigchld(watcher);
       if (loop !== 0) {
-        const rc = this.hooks.viaLoop(loop, watcher, () => this.enter((core) => core.onSigchld(watcher)));
+        const rc = this.hooks.viaLoop(loop, watcher, () => {
+          this.enter((core) => core.onSigchld(watcher));
+          this.armSettle();
+        });
         if (rc === 0) this.loopWatchers.add(watcher);
         return rc | 0;
       }
@@ -384,7 +391,27 @@ export class NodeHost implements HostImports {
       }
     } finally {
       this.hooks.afterEvent();
+      this.armSettle();
     }
+  }
+
+  /**
+   * `on-sigchld-settled` for every SIGCHLD subscriber, SETTLE_MS after the first SIGCHLD since the
+   * last call (one unref'd timer at a time, so at most one call per SETTLE_MS however many
+   * signals): Safe and MultiLoop then sweep if they handled a signal without their full sweep, so
+   * that an exit taken by someone else is reported even when no SIGCHLD follows it.
+   */
+  private armSettle(): void {
+    if (this.settleTimer !== null || this.closed) return;
+    this.settleTimer = setTimeout(() => {
+      this.settleTimer = null;
+      const watchers = [...this.sigchldWatchers, ...this.loopWatchers];
+      if (watchers.length === 0) return;
+      this.enter((core) => {
+        for (const watcher of watchers) core.onSigchldSettled(watcher);
+      });
+    }, SETTLE_MS);
+    this.settleTimer.unref();
   }
 
   // -- waiter threads -------------------------------------------------------------------------
@@ -450,6 +477,8 @@ export class NodeHost implements HostImports {
     for (const fd of [...this.pidfds.keys()]) this.pidfdClose(fd);
     this.pidfdSet?.close();
     this.pidfdSet = null;
+    if (this.settleTimer !== null) clearTimeout(this.settleTimer);
+    this.settleTimer = null;
     for (const watcher of [...this.sigchldWatchers, ...this.loopWatchers]) this.unsubscribeSigchld(watcher);
     this.core = null;
   }

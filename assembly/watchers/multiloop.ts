@@ -64,6 +64,10 @@ export class MultiLoopWatcher extends Watcher {
     if (this.active) this.sigchldSweep();
   }
 
+  onSigchldSettled(): void {
+    if (this.active) this.settledSweep();
+  }
+
   release(): void {
     if (!this.active) return;
     unsubscribeSigchld(this.id);

@@ -75,6 +75,10 @@ export class SafeWatcher extends Watcher {
     if (this.attached != 0) this.sigchldSweep();
   }
 
+  onSigchldSettled(): void {
+    if (this.attached != 0) this.settledSweep();
+  }
+
   release(): void {
     if (this.subscribed) {
       unsubscribeSigchld(this.id);

@@ -57,7 +57,7 @@ describe('the core module and its component', () => {
     expect([...new Set(imports.map((i) => i.module))]).toEqual([HOST]);
     expect(imports.map((i) => i.name).sort()).toEqual(witFunctions('host'));
     expect(witFunctions('host').length).toBe(10);
-    expect(witFunctions('watcher').length).toBe(19);
+    expect(witFunctions('watcher').length).toBe(20);
     const exports = WebAssembly.Module.exports(mod).map((e) => e.name);
     expect(exports.filter((n) => !n.startsWith(`${WATCHER}#`)).sort()).toEqual(['_initialize', 'memory']);
     expect(exports.filter((n) => n.startsWith(`${WATCHER}#`)).map((n) => n.slice(WATCHER.length + 1)).sort())
@@ -182,6 +182,7 @@ function jcoCore(x: JcoWatcher): CoreExports {
     addChild: (w, pid, t, l) => x.addChild(w, pid, t, l),
     tokenOf: (w, pid) => x.tokenOf(w, pid),
     removeChild: (w, pid) => x.removeChild(w, pid),
+    onSigchldSettled: (w) => x.onSigchldSettled(w),
     attachLoop: (w, l) => x.attachLoop(w, l),
     attachedLoop: (w) => x.attachedLoop(w),
     enter: (w) => x.enter(w),

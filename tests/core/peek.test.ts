@@ -153,6 +153,25 @@ describe.each(LOADERS)('core via %s', (_name: string, load: Loader) => {
       expect(h.core.registeredCount(h.w)).toBe(0);
     });
 
+    it('a steal coalesced with our last exit is reported by on-sigchld-settled, with no SIGCHLD after it', () => {
+      const h = make();
+      const pids = watched(h, 3);
+      const [s, a] = pids as [number, number, number];
+      h.sim.exit(s, 1);
+      h.sim.reapElsewhere(s);
+      h.sim.exit(a, 2); // one SIGCHLD for both, and none after
+      expect(calls(h.step())).toEqual([[a, 2, 2]]);
+      h.sim.clearLog();
+      h.core.onSigchldSettled(h.w); // the host's delayed follow-up: the sweep owed runs
+      expect(calls(h.events())).toEqual([[s, 255, 1]]);
+      expect([...h.sim.waitedPids()].sort()).toEqual([s, pids[2]!].sort()); // every pid still registered
+      // Nothing owed any more: a second follow-up makes no host call at all.
+      h.sim.clearLog();
+      h.core.onSigchldSettled(h.w);
+      expect(h.sim.calls).toEqual([]);
+      expect(h.core.registeredCount(h.w)).toBe(1);
+    });
+
     it('a peek that fails (ENOSYS: the host cannot peek) falls back to the per-pid sweep', () => {
       const h = make();
       const pids = watched(h, 10);

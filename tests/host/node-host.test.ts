@@ -25,6 +25,7 @@ function fakeCore(host: () => NodeHost, calls: Call[]): CoreExports {
       const r = host().waitPid(pid, rec);
       calls.push(['waitPid', r, exitCodeOf(rec.status) ?? -1]);
     },
+    onSigchldSettled: (w) => calls.push(['onSigchldSettled', w]),
     onWaiterDone: (w, pid, result, r: WaitRecord) => calls.push(['onWaiterDone', w, pid, result, exitCodeOf(r.status) ?? -1, r.userMicros >= 0 ? 1 : 0]),
   };
   return core as CoreExports;
@@ -242,6 +243,32 @@ describe('NodeHost with a scripted addon', () => {
     host.subscribeSigchld(5, 9);
     expect(host.sigchldSubscribed).toBe(false);
     expect(calls.slice(-1)).toEqual([['viaLoop', 9, 5]]);
+  });
+
+  it('SIGCHLDs are followed once, ~250 ms after the first, by on-sigchld-settled for every subscriber', async () => {
+    const fake = fakeAddon({ waits: [] });
+    let deliver: (() => void) | undefined;
+    const { host, calls } = makeHost({
+      addon: fake.addon,
+      viaLoop: (loop, watcher, d) => { calls.push(['viaLoop', loop, watcher]); deliver = d; return 0; },
+    });
+    expect(host.subscribeSigchld(1, 0)).toBe(0);
+    expect(host.subscribeSigchld(2, 7)).toBe(0);
+    fake.fire();
+    deliver!();
+    fake.fire();
+    const settled = (): Call[] => calls.filter((c) => c[0] === 'onSigchldSettled');
+    expect(settled()).toEqual([]); // not at once
+    await keepAlive(new Promise((r) => setTimeout(r, 400)));
+    expect(settled()).toEqual([['onSigchldSettled', 1], ['onSigchldSettled', 2]]);
+    expect(calls[calls.length - 1]).toEqual(['afterEvent']);
+    // Quiet: nothing more. close() cancels a pending follow-up.
+    await keepAlive(new Promise((r) => setTimeout(r, 300)));
+    expect(settled()).toHaveLength(2);
+    fake.fire();
+    host.close();
+    await keepAlive(new Promise((r) => setTimeout(r, 350)));
+    expect(settled()).toHaveLength(2);
   });
 
   it('close() releases polls and subscriptions; later imports fail softly', () => {

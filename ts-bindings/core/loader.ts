@@ -143,6 +143,7 @@ function wrapExports(instance: WebAssembly.Instance, mem: MemoryView): CoreExpor
   const tokenOf = fn('token-of'), removeChild = fn('remove-child'), attachLoop = fn('attach-loop');
   const attachedLoop = fn('attached-loop'), enter = fn('enter'), exit = fn('exit');
   const isActive = fn('is-active'), close = fn('close'), onSigchld = fn('on-sigchld');
+  const onSigchldSettled = fn('on-sigchld-settled');
   const onPidfdReady = fn('on-pidfd-ready'), onWaiterDone = fn('on-waiter-done');
   const pendingExits = fn('pending-exits'), popExit = fn('pop-exit');
   const registeredCount = fn('registered-count'), forks = fn('forks');
@@ -160,6 +161,7 @@ function wrapExports(instance: WebAssembly.Instance, mem: MemoryView): CoreExpor
     isActive: (w) => isActive(w) !== 0,
     close: (w) => { close(w); },
     onSigchld: (w) => { onSigchld(w); },
+    onSigchldSettled: (w) => { onSigchldSettled(w); },
     onPidfdReady: (w, pid) => { onPidfdReady(w, pid); },
     onWaiterDone: (w, pid, result, rec) => {
       onWaiterDone(w, pid, result, rec.status, BigInt(rec.userMicros), BigInt(rec.systemMicros),

@@ -85,6 +85,8 @@ export interface CoreExports {
   isActive(watcher: number): boolean;
   close(watcher: number): void;
   onSigchld(watcher: number): void;
+  /** Some time after SIGCHLDs: Safe/MultiLoop sweep if a SIGCHLD was handled without the full sweep. */
+  onSigchldSettled(watcher: number): void;
   onPidfdReady(watcher: number, pid: number): void;
   /** `result` is the wait-result pid field (reaped pid or -errno); `rec` the rest. */
   onWaiterDone(watcher: number, pid: number, result: number, rec: WaitRecord): void;
