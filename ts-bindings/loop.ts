@@ -726,7 +726,8 @@ export class SelectorEventLoop extends AbstractEventLoop {
    * callSoonThreadsafe, from its own uv callback, outside any iteration: run the iteration that
    * the setImmediate would have run (the same callbacks, in the same order) now, one libuv phase
    * sooner. Nothing happens inside an iteration or when none is scheduled. Internal: called by
-   * the watcher runtime (ts-bindings/watchers/runtime.ts) after a host event's dispatch.
+   * the watcher runtime (ts-bindings/watchers/runtime.ts) after a host event's dispatch, and by
+   * the loop's own signal handling.
    */
   _iterateNowForHost(): void {
     this._hostDelivery = false;
@@ -824,7 +825,9 @@ export class SelectorEventLoop extends AbstractEventLoop {
       return;
     }
     this._ready.push(entry.handle);
-    this._reschedule();
+    // From libuv's own callback, outside every iteration: run the iteration now rather than
+    // after a setImmediate (Safe's and Fast's SIGCHLD; same handlers, same order).
+    this._iterateNowForHost();
   }
 
   /** Remove the handler of `sig`: true if there was one. */
