@@ -23,7 +23,7 @@
 import { constants as osConstants } from 'node:os';
 import { addon as defaultAddon } from './addon.js';
 import {
-  WAIT_RECORD, type NativeAddon, type NativeHandle, type NativePidfdSet, type NativePoll,
+  WAIT_RECORD, type NativeAddon, type NativeHandle, type NativePidfdSet,
 } from './addon-types.js';
 import { isOwnChild, noteReaped, ownChildren, ownChildrenOnly } from './own-children.js';
 import {
@@ -34,6 +34,7 @@ const SIGCHLD = osConstants.signals.SIGCHLD;
 const EPERM = 1;
 const ECHILD = 10;
 const EINVAL = 22;
+const ENOSYS = 38;
 const EALREADY = 114;
 const BATCH = 64;
 
@@ -59,10 +60,8 @@ export interface NodeHostHooks {
   ownChildrenOnly?: boolean;
 }
 
-/** A watched pidfd: a member of the host's pidfd set (poll null), or its own poll where there is no set. */
+/** A watched pidfd (a member of the host's pidfd set, under its fd): for whom, and which child. */
 interface PidfdWatch {
-  fd: number;
-  poll: NativePoll | null;
   watcher: number;
   pid: number;
 }
@@ -88,16 +87,16 @@ export class NodeHost implements HostImports {
   private batchPos = 0;
   /** waitAnyState after a short batch, returned once when the batch is used up; 1: none. */
   private batchEnd = 1;
-  /** Open pidfd watches by fd (the poll owns the fd). */
+  /** Open pidfd watches by fd (members of `pidfdSet`, which owns their fds). */
   private readonly pidfds = new Map<number, PidfdWatch>();
   /**
-   * Every watched pidfd in one epoll set (one uv_poll for all, created at the first watch;
-   * null where the addon has none: then a poll per pidfd). A member's id is its fd. An event
+   * Every watched pidfd in one epoll set (one uv_poll for all), created at the first watch. A
+   * member's id is its fd. An event
    * read in the same batch as a callback that closed that fd (and maybe reused the number for
    * another child's pidfd) is either dropped (no such watch) or reaches the core for the new
    * child, which finds it still running and arms it again: harmless either way.
    */
-  private pidfdSet: NativePidfdSet | null | undefined;
+  private pidfdSet: NativePidfdSet | null = null;
   private settleTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly readyIds = new Int32Array(READY_BATCH);
   /** Watchers on the process-wide SIGCHLD subscription (loop 0), in subscription order. */
@@ -273,32 +272,26 @@ export class NodeHost implements HostImports {
         // Asked again for the same fd: one more notification (the watch is one-shot).
         existing.watcher = watcher;
         existing.pid = pid;
-        return existing.poll !== null ? existing.poll.restart() : this.pidfdSet!.rearm(fd, fd);
+        return this.pidfdSet!.rearm(fd, fd);
       }
       const set = this.ensurePidfdSet();
-      if (set !== null) {
-        const rc = set.add(fd, fd);
-        if (rc < 0) return rc;
-        this.pidfds.set(fd, { fd, poll: null, watcher, pid });
-        return 0;
-      }
-      const watch: PidfdWatch = { fd, poll: null, watcher, pid };
-      const poll = this.addon.pollFd(fd, true, true, () => this.onPidfdReadable(watch));
-      if (typeof poll === 'number') return poll < 0 ? poll : -EINVAL;
-      watch.poll = poll;
-      this.pidfds.set(fd, watch);
+      if (typeof set === 'number') return set; // the core watches this child with a thread
+      const rc = set.add(fd, fd);
+      if (rc < 0) return rc;
+      this.pidfds.set(fd, { watcher, pid });
       return 0;
     } catch (err) {
       return -errnoOf(err);
     }
   }
 
-  private ensurePidfdSet(): NativePidfdSet | null {
-    if (this.pidfdSet === undefined) {
-      const set = typeof this.addon.pidfdSet === 'function'
-        ? this.addon.pidfdSet(this.readyIds, (count) => this.onPidfdSetReady(count))
-        : -38; // ENOSYS: an addon without sets (a test's stand-in)
-      this.pidfdSet = typeof set === 'number' ? null : set;
+  /** The pidfd set, created at the first watch; -errno if it cannot be (tried again next time). */
+  private ensurePidfdSet(): NativePidfdSet | number {
+    if (this.pidfdSet === null) {
+      if (typeof this.addon.pidfdSet !== 'function') return -ENOSYS; // a test's stand-in addon
+      const set = this.addon.pidfdSet(this.readyIds, (count) => this.onPidfdSetReady(count));
+      if (typeof set === 'number') return set < 0 ? set : -EINVAL;
+      this.pidfdSet = set;
     }
     return this.pidfdSet;
   }
@@ -316,27 +309,16 @@ export class NodeHost implements HostImports {
     }
   }
 
-  private onPidfdReadable(watch: PidfdWatch): void {
-    if (this.pidfds.get(watch.fd) !== watch) return; // closed meanwhile
-    this.enter((core) => core.onPidfdReady(watch.watcher, watch.pid));
-  }
-
   pidfdClose(fd: number): void {
     const pid = this.opened.get(fd);
     if (pid !== undefined && this.pidfdOf.get(pid) === fd) this.pidfdOf.delete(pid);
     const mine = this.opened.delete(fd);
     if (!mine && this.ownChildrenOnly) return; // never close an fd this host did not hand out
     try {
-      const watch = this.pidfds.get(fd);
-      if (watch === undefined) {
-        this.addon.close(fd);
+      if (this.pidfds.delete(fd)) {
+        this.pidfdSet!.remove(fd); // EPOLL_CTL_DEL, then close
       } else {
-        this.pidfds.delete(fd);
-        if (watch.poll !== null) {
-          watch.poll.close(); // closes the poll, then the fd it owns
-        } else {
-          this.pidfdSet!.remove(fd); // EPOLL_CTL_DEL, then close
-        }
+        this.addon.close(fd);
       }
     } catch {
       // nothing to report: the fd is not ours any more either way

@@ -48,13 +48,11 @@ addon.spawn = function (...a) {
   return r;
 };
 let ready = 0;
-for (const name of ['onPidfdSetReady', 'onPidfdReadable']) { // the pidfd set, or a poll per pidfd
-  const onReady = NodeHost.prototype[name];
-  NodeHost.prototype[name] = function (...a) {
-    ready = now();
-    return onReady.apply(this, a);
-  };
-}
+const onReady = NodeHost.prototype.onPidfdSetReady;
+NodeHost.prototype.onPidfdSetReady = function (...a) {
+  ready = now();
+  return onReady.apply(this, a);
+};
 
 const Watcher = {
   pidfd: cw.PidfdChildWatcher, fast: cw.FastChildWatcher, safe: cw.SafeChildWatcher,
