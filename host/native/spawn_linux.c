@@ -40,7 +40,6 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -177,10 +176,7 @@ int cw_clone_spawn(const cw_child_plan *plan, void *stack, pid_t *pid_out, int *
       return CW_SPAWN_UNSUPPORTED;
     return ctx.err;
   }
-  if (plan->want_pidfd && pidfd < 0) {
-    /* A kernel that ignored the flag: the caller opens one (or learns why it cannot). */
-    pidfd = -1;
-  }
+  /* pidfd stays -1 on a kernel that ignored CLONE_PIDFD: the caller then opens one. */
   *pid_out = pid;
   *pidfd_out = pidfd;
   return 0;
