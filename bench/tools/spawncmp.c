@@ -2,7 +2,9 @@
  * in a process shaped like Node: T idle threads, K extra open fds (pidfds of sleepers).
  *
  *   cc -O2 -pthread -Ihost/native -o /tmp/spawncmp bench/tools/spawncmp.c host/native/spawn_linux.c
- *   /tmp/spawncmp N T K [MiB]   # e.g. 500 8 0, 500 8 1000; MiB: a touched heap
+ *   /tmp/spawncmp N T K [MiB [KiB]]   # e.g. 500 8 0, 500 8 1000; MiB: a touched heap;
+ *                                     # KiB: memory written (a byte per cache line) before each
+ *                                     # spawn, as a parent's own work between spawns would
  *
  * Prints, per method, the median time of the spawn call (it returns once the child has exec'd)
  * and of spawn+waitpid, alternating the methods child by child. */
@@ -33,7 +35,8 @@ static void *idle(void *a) { (void)a; for (;;) pause(); return NULL; }
 
 int main(int argc, char **argv) {
   int n = argc > 1 ? atoi(argv[1]) : 500, t = argc > 2 ? atoi(argv[2]) : 8,
-      k = argc > 3 ? atoi(argv[3]) : 0, mib = argc > 4 ? atoi(argv[4]) : 0, i, devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+      k = argc > 3 ? atoi(argv[3]) : 0, mib = argc > 4 ? atoi(argv[4]) : 0,
+      pollute = argc > 5 ? atoi(argv[5]) : 0, i, devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
   char *cargv[] = {"/usr/bin/true", NULL};
   double *call[2], *whole[2];
   void *stack = cw_spawn_stack_new();
@@ -65,7 +68,13 @@ int main(int argc, char **argv) {
     int m = i & 1, pidfd = -1, st;
     pid_t pid;
     const char *step;
-    double t0 = now_us(), t1;
+    double t0, t1;
+    if (pollute > 0) {
+      static char *junk;
+      if (!junk) junk = calloc((size_t)pollute, 1024);
+      for (long q = 0; q < (long)pollute * 1024; q += 64) junk[q]++;
+    }
+    t0 = now_us();
     if (m == 0) {
       if (posix_spawn(&pid, cargv[0], &fa, &attr, cargv, environ)) return 2;
       pidfd = syscall(SYS_pidfd_open, pid, 0);
