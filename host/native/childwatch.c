@@ -1113,24 +1113,6 @@ static napi_value cw_read_pipe(napi_env env, napi_callback_info info) {
   return obj;
 }
 
-static napi_ref cw_reader_class(napi_env env, cw_env *ce) {
-  napi_property_descriptor m[] = {
-    {"close", NULL, cw_h_close, NULL, NULL, NULL, napi_default, ce},
-    {"ref", NULL, cw_h_ref, NULL, NULL, NULL, napi_default, ce},
-    {"unref", NULL, cw_h_unref, NULL, NULL, NULL, napi_default, ce},
-    {"stream", NULL, cw_r_stream, NULL, NULL, NULL, napi_default, ce},
-    {"setLimit", NULL, cw_r_set_limit, NULL, NULL, NULL, napi_default, ce},
-    {"pause", NULL, cw_r_pause, NULL, NULL, NULL, napi_default, ce},
-    {"resume", NULL, cw_r_resume, NULL, NULL, NULL, napi_default, ce},
-  };
-  napi_value cls;
-  napi_ref ref = NULL;
-  if (napi_define_class(env, "NativePipeReader", NAPI_AUTO_LENGTH, cw_ctor, ce,
-                        sizeof m / sizeof m[0], m, &cls) == napi_ok)
-    napi_create_reference(env, cls, 1, &ref);
-  return ref;
-}
-
 /* -- signals -- */
 
 static void cw_signal_cb(uv_signal_t *s, int signum) {
@@ -2243,39 +2225,40 @@ static void cw_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
 /* ------------------------------------------------------------------------------------------ */
 /* Module registration.                                                                        */
 
-/* kind: 0 a plain handle (close, ref, unref), 1 a poll (+ restart, stop), 2 a pidfd set (+ add,
- * rearm, remove). */
-static napi_ref cw_class(napi_env env, cw_env *ce, const char *name, int kind) {
-  napi_property_descriptor m[] = {
+/* A handle class: close, ref and unref, then the kind's own methods (`extra`, n of them). */
+static napi_ref cw_class(napi_env env, cw_env *ce, const char *name,
+                         const napi_property_descriptor *extra, size_t n) {
+  napi_property_descriptor m[8] = {
     {"close", NULL, cw_h_close, NULL, NULL, NULL, napi_default, ce},
     {"ref", NULL, cw_h_ref, NULL, NULL, NULL, napi_default, ce},
     {"unref", NULL, cw_h_unref, NULL, NULL, NULL, napi_default, ce},
-    {"restart", NULL, cw_p_restart, NULL, NULL, NULL, napi_default, ce},
-    {"stop", NULL, cw_p_stop, NULL, NULL, NULL, napi_default, ce},
-#ifdef __linux__
-    {"add", NULL, cw_s_add, NULL, NULL, NULL, napi_default, ce},
-    {"rearm", NULL, cw_s_rearm, NULL, NULL, NULL, napi_default, ce},
-    {"remove", NULL, cw_s_remove, NULL, NULL, NULL, napi_default, ce},
-#endif
   };
-  napi_property_descriptor sm[6];
   napi_value cls;
   napi_ref ref = NULL;
-  size_t n = kind == 1 ? 5 : 3;
-  const napi_property_descriptor *props = m;
-  if (kind == 2) {
-    /* close, ref, unref, add, rearm, remove */
-    memcpy(sm, m, 3 * sizeof *sm);
-#ifdef __linux__
-    memcpy(sm + 3, m + 5, 3 * sizeof *sm);
-    n = 6;
-#endif
-    props = sm;
+  size_t i;
+  for (i = 0; i < n && i < 5; i++) {
+    m[3 + i] = extra[i];
+    m[3 + i].data = ce;
   }
-  if (napi_define_class(env, name, NAPI_AUTO_LENGTH, cw_ctor, ce, n, props, &cls) == napi_ok)
+  if (napi_define_class(env, name, NAPI_AUTO_LENGTH, cw_ctor, ce, 3 + i, m, &cls) == napi_ok)
     napi_create_reference(env, cls, 1, &ref);
   return ref;
 }
+
+#define CW_METHOD(n, f) {n, NULL, f, NULL, NULL, NULL, napi_default, NULL}
+static const napi_property_descriptor cw_poll_methods[] = {
+  CW_METHOD("restart", cw_p_restart), CW_METHOD("stop", cw_p_stop)};
+static const napi_property_descriptor cw_reader_methods[] = {
+  CW_METHOD("stream", cw_r_stream), CW_METHOD("setLimit", cw_r_set_limit),
+  CW_METHOD("pause", cw_r_pause), CW_METHOD("resume", cw_r_resume)};
+#ifdef __linux__
+static const napi_property_descriptor cw_set_methods[] = {
+  CW_METHOD("add", cw_s_add), CW_METHOD("rearm", cw_s_rearm), CW_METHOD("remove", cw_s_remove)};
+#define CW_SET_METHODS cw_set_methods, sizeof cw_set_methods / sizeof cw_set_methods[0]
+#else
+#define CW_SET_METHODS NULL, 0
+#endif
+#undef CW_METHOD
 
 NAPI_MODULE_INIT() {
   cw_env *ce = NULL;
@@ -2296,10 +2279,10 @@ NAPI_MODULE_INIT() {
       napi_throw_error(env, NULL, "childwatch: no event loop");
       return NULL;
     }
-    ce->poll_ctor = cw_class(env, ce, "NativePoll", 1);
-    ce->signal_ctor = cw_class(env, ce, "NativeSignal", 0);
-    ce->set_ctor = cw_class(env, ce, "NativePidfdSet", 2);
-    ce->reader_ctor = cw_reader_class(env, ce);
+    ce->poll_ctor = cw_class(env, ce, "NativePoll", cw_poll_methods, 2);
+    ce->signal_ctor = cw_class(env, ce, "NativeSignal", NULL, 0);
+    ce->set_ctor = cw_class(env, ce, "NativePidfdSet", CW_SET_METHODS);
+    ce->reader_ctor = cw_class(env, ce, "NativePipeReader", cw_reader_methods, 4);
     napi_create_object(env, &res);
     napi_create_string_utf8(env, "childwatch", NAPI_AUTO_LENGTH, &name);
     napi_async_init(env, res, name, &ce->actx);
