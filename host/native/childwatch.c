@@ -2089,7 +2089,6 @@ static napi_value cw_spawn(napi_env env, napi_callback_info info) {
     pid = -1;
     goto fail;
   }
-  if (want_pidfd) pidfd = -1;
 #ifdef __linux__
 spawned:
 #endif
