@@ -82,6 +82,16 @@ export interface NativeAddon {
    */
   spawn(options: NativeSpawnOptions): NativeSpawnOk | NativeSpawnFailure;
   /**
+   * `spawn` with positional arguments, the library's own path (no named properties to look up,
+   * no result object): stdio is an fd >= 0 or -1 pipe, -2 inherit, -3 null, -4 stdout (stderr
+   * only); flags: 1 setsid, 2 want a pidfd, 4 use posix_spawn; pgid -1 for none. On success
+   * returns 0 and fills `out` (an Int32Array of 5) with pid, pidfd, stdin, stdout, stderr (as
+   * spawn's result); otherwise returns the failure.
+   */
+  spawnv(file: string, argv: readonly string[], envp: readonly string[] | null, cwd: string | null,
+    stdin: number, stdout: number, stderr: number, flags: number, pgid: number,
+    out: Int32Array): 0 | NativeSpawnFailure;
+  /**
    * The default spawn method of this process: 'clone' on Linux >= 5.9, 'posix_spawn' elsewhere,
    * after the clone path met a kernel or seccomp filter that refuses it, or when
    * CHILDWATCH_SPAWN=posix_spawn was set when the addon was first loaded.

@@ -59,7 +59,9 @@ function nulError(name: string, value: string): TypeError {
   return err;
 }
 
-function cstring(value: unknown, name: string): string {
+function cstring(value: unknown, name: string | (() => string)): string {
+  if (typeof value === 'string' && !value.includes('\0')) return value;
+  if (typeof name === 'function') name = name();
   if (typeof value !== 'string') {
     const err = new TypeError(`The "${name}" argument must be of type string. Received ${typeof value}`);
     (err as TypeError & { code: string }).code = 'ERR_INVALID_ARG_TYPE';
@@ -136,14 +138,26 @@ export function isProcessEnviron(env: object): boolean {
   return known;
 }
 
+// spawnv's codes for the stdio kinds and its flags (host/native/childwatch.c, cw_spawnv).
+const STDIO_CODE = { pipe: -1, inherit: -2, null: -3, stdout: -4 } as const;
+const SPAWNV_SETSID = 1;
+const SPAWNV_PIDFD = 2;
+const SPAWNV_POSIX_SPAWN = 4;
+const stdioCode = (s: NativeStdio): number => (typeof s === 'number' ? s : STDIO_CODE[s]);
+/** spawnv's out: pid, pidfd, the parent's ends of stdin/stdout/stderr. One per thread, reused. */
+const spawnOut = new Int32Array(5);
+
 /**
  * Spawn through the addon. Throws TypeError for a NUL byte (or a non-string) in the program,
  * argv, env or cwd; returns a SpawnFailure for anything the OS refused, with nothing left behind.
+ * `wantPidfd` overrides the request's (callers that plan once pass it here, with no copy).
  */
-export function spawnNative(req: SpawnRequest): SpawnResult {
+export function spawnNative(req: Omit<SpawnRequest, 'wantPidfd'> & { wantPidfd?: boolean },
+  wantPidfd: boolean = req.wantPidfd ?? false): SpawnResult {
   const program = cstring(req.program, 'program');
-  const args = req.args.map((a, i) => cstring(a, `args[${i}]`));
-  const argv0 = req.argv0 === undefined ? program : cstring(req.argv0, 'argv0');
+  const args = req.args;
+  const argv: string[] = [req.argv0 === undefined ? program : cstring(req.argv0, 'argv0')];
+  for (let i = 0; i < args.length; i++) argv.push(cstring(args[i], () => `args[${i}]`));
   let envp: string[] | null = null;
   let childPath: string | undefined;
   if (isProcessEnviron(req.env)) {
@@ -163,14 +177,14 @@ export function spawnNative(req: SpawnRequest): SpawnResult {
   const cwd = req.cwd === null ? null : cstring(req.cwd, 'cwd');
   const file = resolveExecutable(program, childPath, cwd);
   if (file === null) {
-    return { errno: 2, code: 'ENOENT', syscall: 'posix_spawn', path: program, spawnargs: [...args] };
+    return { errno: 2, code: 'ENOENT', syscall: 'posix_spawn', path: program, spawnargs: args.slice() };
   }
-  const r = addon.spawn({
-    file, argv: [argv0, ...args], envp, cwd,
-    stdin: req.stdin, stdout: req.stdout, stderr: req.stderr,
-    setsid: req.setsid, pgid: req.pgid, wantPidfd: req.wantPidfd, method: req.method,
-  });
-  if ('errno' in r) return { errno: r.errno, code: r.code, syscall: r.syscall, path: program, spawnargs: [...args] };
-  noteSpawned(r.pid); // this thread's host spawned it (host/own-children.ts)
-  return { ...r, file };
+  const flags = (req.setsid ? SPAWNV_SETSID : 0) | (wantPidfd ? SPAWNV_PIDFD : 0) |
+    (req.method === 'posix_spawn' ? SPAWNV_POSIX_SPAWN : 0);
+  const out = spawnOut;
+  const r = addon.spawnv(file, argv, envp, cwd, stdioCode(req.stdin), stdioCode(req.stdout),
+    stdioCode(req.stderr), flags, req.pgid, out);
+  if (r !== 0) return { errno: r.errno, code: r.code, syscall: r.syscall, path: program, spawnargs: args.slice() };
+  noteSpawned(out[0]); // this thread's host spawned it (host/own-children.ts)
+  return { pid: out[0], pidfd: out[1], stdin: out[2], stdout: out[3], stderr: out[4], file };
 }

@@ -464,31 +464,39 @@ static int cw_get_function(napi_env env, napi_value v, const char *name) {
   return 0;
 }
 
-/* A malloc'd UTF-8 copy of a JS string; TypeError if not a string or if it holds a NUL byte. */
-static char *cw_get_string(napi_env env, napi_value v, const char *name) {
+/* A malloc'd UTF-8 copy of a JS string; TypeError if not a string or if it holds a NUL byte.
+ * `index` >= 0 names the element `name[index]` in those errors (formatted only then). */
+static char *cw_get_string_at(napi_env env, napi_value v, const char *name, long index) {
   napi_valuetype t;
   size_t len = 0;
-  char *s, msg[200];
+  char *s, msg[200], item[80];
   if (napi_typeof(env, v, &t) != napi_ok) return NULL;
+  if (t == napi_string) {
+    napi_get_value_string_utf8(env, v, NULL, 0, &len);
+    if (!(s = malloc(len + 1))) {
+      napi_throw_error(env, "ENOMEM", "out of memory");
+      return NULL;
+    }
+    napi_get_value_string_utf8(env, v, s, len + 1, &len);
+    if (strlen(s) == len) return s;
+    free(s);
+  }
+  if (index >= 0) {
+    snprintf(item, sizeof item, "%s[%ld]", name, index);
+    name = item;
+  }
   if (t != napi_string) {
     snprintf(msg, sizeof msg, "The \"%s\" argument must be of type string", name);
     cw_type_error(env, msg);
-    return NULL;
-  }
-  napi_get_value_string_utf8(env, v, NULL, 0, &len);
-  s = malloc(len + 1);
-  if (!s) {
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    return NULL;
-  }
-  napi_get_value_string_utf8(env, v, s, len + 1, &len);
-  if (strlen(s) != len) {
-    free(s);
+  } else {
     snprintf(msg, sizeof msg, "The argument '%s' must be a string without null bytes", name);
     napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", msg);
-    return NULL;
   }
-  return s;
+  return NULL;
+}
+
+static char *cw_get_string(napi_env env, napi_value v, const char *name) {
+  return cw_get_string_at(env, v, name, -1);
 }
 
 static void cw_free_strv(char **v) {
@@ -502,7 +510,7 @@ static void cw_free_strv(char **v) {
 static char **cw_get_strv(napi_env env, napi_value v, const char *name) {
   bool is_array = false;
   uint32_t n = 0, i;
-  char **out, item[64], msg[160];
+  char **out, msg[160];
   if (napi_is_array(env, v, &is_array) != napi_ok) return NULL;
   if (!is_array) {
     snprintf(msg, sizeof msg, "The \"%s\" option must be an array of strings", name);
@@ -518,8 +526,7 @@ static char **cw_get_strv(napi_env env, napi_value v, const char *name) {
   for (i = 0; i < n; i++) {
     napi_value e;
     if (napi_get_element(env, v, i, &e) != napi_ok) goto fail;
-    snprintf(item, sizeof item, "%s[%u]", name, i);
-    if (!(out[i] = cw_get_string(env, e, item))) goto fail;
+    if (!(out[i] = cw_get_string_at(env, e, name, (long)i))) goto fail;
   }
   return out;
 fail:
@@ -1963,61 +1970,40 @@ static napi_value cw_spawn_method(napi_env env, napi_callback_info info) {
   return r;
 }
 
-static napi_value cw_spawn(napi_env env, napi_callback_info info) {
-  CW_ARGS(1);
-  static const char *const stdio_keys[3] = {"stdin", "stdout", "stderr"};
-  napi_value opts = argv[0], v, result = NULL;
-  napi_valuetype t;
-  char *file = NULL, *cwd = NULL, **cargv = NULL, **cenvp = NULL;
-  int kind[3], given[3] = {-1, -1, -1}, child_src[3] = {-1, -1, -1}, parent[3] = {-1, -1, -1};
-  int setsid_ = 0, want_pidfd = 0, use_clone = 1, i, err = 0, pidfd = -1, f;
-  int64_t pgid = -1;
-  const char *failed = "posix_spawn";
+/* One spawn's arguments, from either front end (spawn's options object, spawnv's positional
+ * arguments); malloc'd strings, freed by cw_spawn_req_free. */
+typedef struct {
+  char *file, *cwd, **argv, **envp; /* envp NULL: this process's `environ` */
+  int kind[3], given[3];            /* CW_STDIO_*; given: the fd of CW_STDIO_FD */
+  int setsid, want_pidfd, use_clone;
+  int64_t pgid;                     /* -1: none */
+} cw_spawn_req;
+
+static void cw_spawn_req_free(cw_spawn_req *r) {
+  free(r->file);
+  free(r->cwd);
+  cw_free_strv(r->argv);
+  cw_free_strv(r->envp);
+}
+
+/* out[0..4]: pid, pidfd (-1 if none), the parent's ends of stdin/stdout/stderr (-1 if none). */
+enum { CW_SPAWN_OUT = 5 };
+
+/* Start the child `r` describes. 0 with `out` filled, or an errno with `*failed` naming the
+ * syscall; on failure nothing is left behind (no process, no fd). */
+static int cw_spawn_run(cw_env *ce, const cw_spawn_req *r, int out[CW_SPAWN_OUT],
+                        const char **failed) {
+  const int *kind = r->kind, *given = r->given;
+  int child_src[3] = {-1, -1, -1}, parent[3] = {-1, -1, -1};
+  int i, err = 0, pidfd = -1, f;
   pid_t pid = -1;
+  *failed = "posix_spawn";
 
-  if (napi_typeof(env, opts, &t) != napi_ok || t != napi_object) {
-    cw_type_error(env, "The \"options\" argument must be of type object");
-    return NULL;
-  }
-#define CW_OPT(key) (napi_get_named_property(env, opts, key, &v) == napi_ok)
-  if (!CW_OPT("file") || !(file = cw_get_string(env, v, "file"))) goto out;
-  if (!CW_OPT("argv") || !(cargv = cw_get_strv(env, v, "argv"))) goto out;
-  /* envp null: the child gets this process's own environment (`environ`), which on Node's main
-   * thread is exactly process.env; building it in JS costs ~0.5 us per variable. */
-  if (!CW_OPT("envp") || napi_typeof(env, v, &t) != napi_ok) goto out;
-  if (t != napi_null && !(cenvp = cw_get_strv(env, v, "envp"))) goto out;
-  if (!CW_OPT("cwd")) goto out;
-  if (napi_typeof(env, v, &t) != napi_ok) goto out;
-  if (t != napi_null && t != napi_undefined && !(cwd = cw_get_string(env, v, "cwd"))) goto out;
-  for (i = 0; i < 3; i++)
-    if (!CW_OPT(stdio_keys[i]) || cw_get_stdio(env, v, i, &kind[i], &given[i])) goto out;
-  if (!CW_OPT("setsid") || cw_get_bool(env, v, "setsid", &setsid_)) goto out;
-  if (!CW_OPT("pgid")) goto out;
-  if (napi_typeof(env, v, &t) != napi_ok) goto out;
-  if (t != napi_undefined && cw_get_int(env, v, "pgid", -1, INT_MAX, &pgid)) goto out;
-  if (!CW_OPT("wantPidfd") || cw_get_bool(env, v, "wantPidfd", &want_pidfd)) goto out;
-  /* method (optional): 'clone' or 'posix_spawn'; by default this process's (spawnMethod()). */
-  if (!CW_OPT("method") || napi_typeof(env, v, &t) != napi_ok) goto out;
-  if (t != napi_undefined) {
-    char m[16] = "";
-    size_t mlen;
-    if (t == napi_string) napi_get_value_string_utf8(env, v, m, sizeof m, &mlen);
-    if (!strcmp(m, "posix_spawn")) {
-      use_clone = 0;
-    } else if (strcmp(m, "clone")) {
-      cw_type_error(env, "The \"method\" option must be 'clone' or 'posix_spawn'");
-      goto out;
-    }
-  }
-#undef CW_OPT
-
-  /* Everything is allocated and every argument checked: from here on failures are OS errors,
-   * returned as {errno, code, syscall}, and undo everything they made. */
   for (i = 0; i < 3; i++) {
     if (kind[i] == CW_STDIO_PIPE) {
       int p[2], src;
       if ((err = -cw_pipe(p))) {
-        failed = "pipe2";
+        *failed = "pipe2";
         goto fail;
       }
       src = i == 0 ? p[0] : p[1];
@@ -2029,7 +2015,7 @@ static napi_value cw_spawn(napi_env env, napi_callback_info info) {
         err = d < 0 ? errno : 0;
         close(src);
         if (d < 0) {
-          failed = "dup";
+          *failed = "dup";
           goto fail;
         }
         src = d;
@@ -2041,7 +2027,7 @@ static napi_value cw_spawn(napi_env env, napi_callback_info info) {
       int d = fcntl(given[i], F_DUPFD_CLOEXEC, 3);
       if (d < 0) {
         err = errno;
-        failed = "dup";
+        *failed = "dup";
         goto fail;
       }
       child_src[i] = d;
@@ -2053,30 +2039,30 @@ static napi_value cw_spawn(napi_env env, napi_callback_info info) {
     goto fail;
   }
 #ifdef __linux__
-  if (use_clone && !cw_clone_unsupported) {
+  if (r->use_clone && !cw_clone_unsupported) {
     cw_child_plan plan;
     const char *step = "clone";
-    int r;
+    int rc;
     pthread_once(&cw_devnull_once, cw_devnull_open);
     if (!ce->spawn_stack) ce->spawn_stack = cw_spawn_stack_new();
     if (ce->spawn_stack && cw_devnull >= 0) {
-      plan.file = file;
-      plan.argv = cargv;
-      plan.envp = cenvp ? cenvp : cw_environ;
-      plan.cwd = cwd;
+      plan.file = r->file;
+      plan.argv = r->argv;
+      plan.envp = r->envp ? r->envp : cw_environ;
+      plan.cwd = r->cwd;
       for (i = 0; i < 3; i++)
         plan.stdio[i] = child_src[i] >= 0            ? child_src[i]
                         : kind[i] == CW_STDIO_NULL   ? cw_devnull
                         : kind[i] == CW_STDIO_STDOUT ? CW_CHILD_STDOUT
                                                      : CW_CHILD_INHERIT;
-      plan.setsid = setsid_;
-      plan.pgid = pgid >= 0 ? (int)pgid : -1;
-      plan.want_pidfd = want_pidfd;
-      r = cw_clone_spawn(&plan, ce->spawn_stack, &pid, &pidfd, &step);
-      if (r == 0) goto spawned;
-      if (r != CW_SPAWN_UNSUPPORTED) {
-        err = r;
-        failed = cw_clone_step_name(step);
+      plan.setsid = r->setsid;
+      plan.pgid = r->pgid >= 0 ? (int)r->pgid : -1;
+      plan.want_pidfd = r->want_pidfd;
+      rc = cw_clone_spawn(&plan, ce->spawn_stack, &pid, &pidfd, &step);
+      if (rc == 0) goto spawned;
+      if (rc != CW_SPAWN_UNSUPPORTED) {
+        err = rc;
+        *failed = cw_clone_step_name(step);
         pid = -1;
         goto fail;
       }
@@ -2084,7 +2070,8 @@ static napi_value cw_spawn(napi_env env, napi_callback_info info) {
     }
   }
 #endif
-  err = cw_posix_spawn(&pid, file, cargv, cenvp, cwd, kind, child_src, setsid_, pgid, &failed);
+  err = cw_posix_spawn(&pid, r->file, r->argv, r->envp, r->cwd, kind, child_src, r->setsid, r->pgid,
+                       failed);
   if (err) {
     pid = -1;
     goto fail;
@@ -2093,7 +2080,7 @@ static napi_value cw_spawn(napi_env env, napi_callback_info info) {
 spawned:
 #endif
   cw_pidset_add(&ce->tracked, (int)pid);
-  if (want_pidfd && pidfd < 0) {
+  if (r->want_pidfd && pidfd < 0) {
     pidfd = cw_pidfd_open((pid_t)pid);
     if (pidfd < 0) pidfd = -1; /* the caller falls back (pidfdOpen tells it why) */
   } else if (pidfd >= 0 && cwf_hit(CWF_PIDFD_OPEN)) {
@@ -2101,23 +2088,137 @@ spawned:
     close(pidfd);
     pidfd = -1;
   }
-  napi_create_object(env, &result);
-  cw_set(env, result, "pid", cw_int(env, pid));
-  cw_set(env, result, "pidfd", cw_int(env, pidfd));
-  for (i = 0; i < 3; i++) cw_set(env, result, stdio_keys[i], cw_int(env, parent[i]));
+  out[0] = (int)pid;
+  out[1] = pidfd;
+  for (i = 0; i < 3; i++) out[2 + i] = parent[i];
+  err = 0;
   goto out;
 
 fail:
   for (i = 0; i < 3; i++)
     if (parent[i] >= 0) close(parent[i]);
-  result = cw_spawn_failure(env, err, failed);
 out:
   for (i = 0; i < 3; i++)
     if (child_src[i] >= 0) close(child_src[i]);
-  free(file);
-  free(cwd);
-  cw_free_strv(cargv);
-  cw_free_strv(cenvp);
+  return err;
+}
+
+/* spawn(options): the object front end (tests, tools). TypeError/RangeError for bad options;
+ * {pid, pidfd, stdin, stdout, stderr} or a failure {errno, code, syscall}. */
+static napi_value cw_spawn(napi_env env, napi_callback_info info) {
+  CW_ARGS(1);
+  static const char *const stdio_keys[3] = {"stdin", "stdout", "stderr"};
+  napi_value opts = argv[0], v, result = NULL;
+  napi_valuetype t;
+  cw_spawn_req r = {.given = {-1, -1, -1}, .use_clone = 1, .pgid = -1};
+  int out[CW_SPAWN_OUT], i, err;
+  const char *failed;
+
+  if (napi_typeof(env, opts, &t) != napi_ok || t != napi_object) {
+    cw_type_error(env, "The \"options\" argument must be of type object");
+    return NULL;
+  }
+#define CW_OPT(key) (napi_get_named_property(env, opts, key, &v) == napi_ok)
+  if (!CW_OPT("file") || !(r.file = cw_get_string(env, v, "file"))) goto out;
+  if (!CW_OPT("argv") || !(r.argv = cw_get_strv(env, v, "argv"))) goto out;
+  /* envp null: the child gets this process's own environment (`environ`), which on Node's main
+   * thread is exactly process.env; building it in JS costs ~0.5 us per variable. */
+  if (!CW_OPT("envp") || napi_typeof(env, v, &t) != napi_ok) goto out;
+  if (t != napi_null && !(r.envp = cw_get_strv(env, v, "envp"))) goto out;
+  if (!CW_OPT("cwd")) goto out;
+  if (napi_typeof(env, v, &t) != napi_ok) goto out;
+  if (t != napi_null && t != napi_undefined && !(r.cwd = cw_get_string(env, v, "cwd"))) goto out;
+  for (i = 0; i < 3; i++)
+    if (!CW_OPT(stdio_keys[i]) || cw_get_stdio(env, v, i, &r.kind[i], &r.given[i])) goto out;
+  if (!CW_OPT("setsid") || cw_get_bool(env, v, "setsid", &r.setsid)) goto out;
+  if (!CW_OPT("pgid")) goto out;
+  if (napi_typeof(env, v, &t) != napi_ok) goto out;
+  if (t != napi_undefined && cw_get_int(env, v, "pgid", -1, INT_MAX, &r.pgid)) goto out;
+  if (!CW_OPT("wantPidfd") || cw_get_bool(env, v, "wantPidfd", &r.want_pidfd)) goto out;
+  /* method (optional): 'clone' or 'posix_spawn'; by default this process's (spawnMethod()). */
+  if (!CW_OPT("method") || napi_typeof(env, v, &t) != napi_ok) goto out;
+  if (t != napi_undefined) {
+    char m[16] = "";
+    size_t mlen;
+    if (t == napi_string) napi_get_value_string_utf8(env, v, m, sizeof m, &mlen);
+    if (!strcmp(m, "posix_spawn")) {
+      r.use_clone = 0;
+    } else if (strcmp(m, "clone")) {
+      cw_type_error(env, "The \"method\" option must be 'clone' or 'posix_spawn'");
+      goto out;
+    }
+  }
+#undef CW_OPT
+
+  if ((err = cw_spawn_run(ce, &r, out, &failed))) {
+    result = cw_spawn_failure(env, err, failed);
+  } else {
+    napi_create_object(env, &result);
+    cw_set(env, result, "pid", cw_int(env, out[0]));
+    cw_set(env, result, "pidfd", cw_int(env, out[1]));
+    for (i = 0; i < 3; i++) cw_set(env, result, stdio_keys[i], cw_int(env, out[2 + i]));
+  }
+out:
+  cw_spawn_req_free(&r);
+  return result;
+}
+
+/* spawnv(file, argv, envp, cwd, stdin, stdout, stderr, flags, pgid, out): the positional front
+ * end the library spawns through. Named properties cost a string-table lookup each from C (and
+ * a result object a map transition per property); this reads plain arguments and writes `out`
+ * (an Int32Array of CW_SPAWN_OUT). stdio: an fd >= 0, or CW_SPAWNV_PIPE/INHERIT/NULL/STDOUT;
+ * flags: CW_SPAWNV_SETSID | CW_SPAWNV_PIDFD | CW_SPAWNV_POSIX_SPAWN. The caller (host/spawn.ts)
+ * has checked the types; what it could not check (NUL bytes, ranges) still throws here.
+ * Returns 0, or a failure {errno, code, syscall}. */
+enum { CW_SPAWNV_PIPE = -1, CW_SPAWNV_INHERIT = -2, CW_SPAWNV_NULL = -3, CW_SPAWNV_STDOUT = -4 };
+enum { CW_SPAWNV_SETSID = 1, CW_SPAWNV_PIDFD = 2, CW_SPAWNV_POSIX_SPAWN = 4 };
+
+static napi_value cw_spawnv(napi_env env, napi_callback_info info) {
+  CW_ARGS(10);
+  static const char *const names[3] = {"stdin", "stdout", "stderr"};
+  napi_value result = NULL;
+  napi_valuetype t;
+  napi_typedarray_type type;
+  size_t len = 0;
+  void *data = NULL;
+  bool is_ta = false;
+  cw_spawn_req r = {.given = {-1, -1, -1}, .use_clone = 1, .pgid = -1};
+  int64_t n;
+  int *out, i, err;
+  const char *failed;
+
+  if (napi_is_typedarray(env, argv[9], &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, argv[9], &type, &len, &data, NULL, NULL) != napi_ok ||
+      type != napi_int32_array || len < CW_SPAWN_OUT) {
+    cw_type_error(env, "The \"out\" argument must be an Int32Array of 5");
+    return NULL;
+  }
+  out = data;
+  if (!(r.file = cw_get_string(env, argv[0], "file"))) goto out;
+  if (!(r.argv = cw_get_strv(env, argv[1], "argv"))) goto out;
+  if (napi_typeof(env, argv[2], &t) != napi_ok) goto out;
+  if (t != napi_null && !(r.envp = cw_get_strv(env, argv[2], "envp"))) goto out;
+  if (napi_typeof(env, argv[3], &t) != napi_ok) goto out;
+  if (t != napi_null && !(r.cwd = cw_get_string(env, argv[3], "cwd"))) goto out;
+  for (i = 0; i < 3; i++) {
+    if (cw_get_int(env, argv[4 + i], names[i], i == 2 ? CW_SPAWNV_STDOUT : CW_SPAWNV_NULL, INT_MAX,
+                   &n))
+      goto out;
+    r.kind[i] = n >= 0 ? CW_STDIO_FD : n == CW_SPAWNV_PIPE ? CW_STDIO_PIPE
+                : n == CW_SPAWNV_INHERIT ? CW_STDIO_INHERIT : n == CW_SPAWNV_NULL ? CW_STDIO_NULL
+                : CW_STDIO_STDOUT;
+    r.given[i] = (int)n;
+  }
+  if (cw_get_int(env, argv[7], "flags", 0, 7, &n)) goto out;
+  r.setsid = (n & CW_SPAWNV_SETSID) != 0;
+  r.want_pidfd = (n & CW_SPAWNV_PIDFD) != 0;
+  r.use_clone = (n & CW_SPAWNV_POSIX_SPAWN) == 0;
+  if (cw_get_int(env, argv[8], "pgid", -1, INT_MAX, &r.pgid)) goto out;
+
+  err = cw_spawn_run(ce, &r, out, &failed);
+  result = err ? cw_spawn_failure(env, err, failed) : cw_int(env, 0);
+out:
+  cw_spawn_req_free(&r);
   return result;
 }
 
@@ -2292,6 +2393,7 @@ NAPI_MODULE_INIT() {
     napi_property_descriptor fns[] = {
 #define CW_FN(n, f) {n, NULL, f, NULL, NULL, NULL, napi_enumerable, ce}
       CW_FN("spawn", cw_spawn),
+      CW_FN("spawnv", cw_spawnv),
       CW_FN("spawnMethod", cw_spawn_method),
       CW_FN("waitPid", cw_wait_pid),
       CW_FN("waitAny", cw_wait_any),

@@ -248,6 +248,27 @@ describe('failures leave nothing behind', () => {
   });
 });
 
+  it('spawnv (the positional front end) checks its arguments and leaves nothing on a failure', () => {
+    const n = fdCount();
+    const kids = childPids();
+    const out = new Int32Array(5);
+    const call = (over: Partial<Record<number, unknown>>): unknown => {
+      const a: unknown[] = ['/bin/true', ['true'], null, null, -3, -3, -3, 0, -1, out];
+      for (const [i, v] of Object.entries(over)) a[Number(i)] = v;
+      return (addon.spawnv as (...x: unknown[]) => unknown)(...a);
+    };
+    expect(() => call({ 9: new Float64Array(5) })).toThrow(expect.objectContaining({ name: 'TypeError', message: expect.stringMatching(/Int32Array/) }));
+    expect(() => call({ 9: new Int32Array(4) })).toThrow(expect.objectContaining({ name: 'TypeError' }));
+    expect(() => call({ 4: -4 })).toThrow(expect.objectContaining({ name: 'RangeError' })); // 'stdout' is for stderr only
+    expect(() => call({ 5: 'null' })).toThrow(expect.objectContaining({ name: 'TypeError' }));
+    expect(() => call({ 7: 8 })).toThrow(expect.objectContaining({ name: 'RangeError' }));
+    expect(() => call({ 1: ['true', 'a\0b'] })).toThrow(expect.objectContaining({ message: expect.stringMatching(/argv\[1\].*null bytes/) }));
+    expect(() => call({ 3: 5 })).toThrow(expect.objectContaining({ name: 'TypeError' }));
+    expect(call({ 0: '/nonexistent-cw/prog', 4: -1, 5: -1, 6: -1 })).toEqual({ errno: 2, code: 'ENOENT', syscall: 'posix_spawn' });
+    expect(fdCount()).toBe(n);
+    expect(childPids()).toEqual(kids);
+  });
+
 describe('pidfd at spawn', () => {
   it('wantPidfd returns a CLOEXEC pidfd for the child', async () => {
     const c = spawnOk('sleep', ['5'], { wantPidfd: true });

@@ -103,7 +103,7 @@ export function planChild(program: unknown, args: unknown, options: unknown): Sp
  */
 export function startPlanned(plan: SpawnPlan, wantPidfd: boolean): StartedChild {
   const { program, args: argv } = plan.request;
-  const result = spawnNative({ ...plan.request, wantPidfd });
+  const result = spawnNative(plan.request, wantPidfd);
   if ('errno' in result) {
     throw new SpawnError({
       code: result.code, errno: result.errno, syscall: result.syscall, path: program, spawnargs: [...argv],
