@@ -176,10 +176,13 @@ export interface NativeAddon {
    * (-EAGAIN). The thread is a parked one reused if there is one (a thread whose child was
    * reaped parks for ~1 s, at most 8 of them process-wide), else a new one; either way every
    * started waiter has a thread of its own until its wait4 returns.
-   * Threads never keep the process alive.
+   * Threads never keep the process alive. `tag` (an int32, default 0) is passed back as the
+   * callback's last argument; the addon keeps one reference to the callback of the first call
+   * and shares it with every later call given the same function (no reference per waiter).
    */
   startWaiter(pid: number, callback: (pid: number, result: number, status: number,
-    userMicros: number, systemMicros: number, maxRssKiB: number) => void): number;
+    userMicros: number, systemMicros: number, maxRssKiB: number, tag: number) => void,
+    tag?: number): number;
   /** Number of waiter threads with a child to wait for, process-wide (diagnostics, tests). */
   waiterCount(): number;
   /**

@@ -323,9 +323,9 @@ typedef struct cw_job {
   struct cw_job *prev, *next; /* the environment's list of jobs not yet dispatched */
   cw_hub *hub;
   pid_t pid;
-  int done, result, status;
+  int done, result, status, tag;
   double user, sys, rss;
-  napi_ref cb;
+  napi_ref cb; /* NULL: the environment's shared waiter_cb */
 } cw_job;
 
 /* The waiter hub: one per environment, one reference for the environment plus one per thread.
@@ -370,6 +370,9 @@ struct cw_env {
   napi_env env;
   uv_loop_t *loop;
   napi_ref poll_ctor, signal_ctor, set_ctor, reader_ctor;
+  /* The callback of the first startWaiter, shared by every later job given the same function
+   * (the host passes one): no reference (and no closure in JS) per waiter. */
+  napi_ref waiter_cb;
   napi_async_context actx;
   cw_handle *handles;
   cw_hub *hub;
@@ -1388,23 +1391,28 @@ static void cw_hub_async_cb(uv_async_t *a) {
   pthread_mutex_unlock(&hub->mu);
   while ((j = list)) {
     napi_handle_scope scope;
-    napi_value fn = NULL, args[6];
+    napi_value fn = NULL, args[7];
     list = j->next_done;
     cw_job_unlink(ce, j);
     if (j->result > 0) cw_pidset_del(&ce->tracked, j->result);
     if (napi_open_handle_scope(env, &scope) == napi_ok) {
-      napi_get_reference_value(env, j->cb, &fn);
-      napi_delete_reference(env, j->cb);
+      if (j->cb) {
+        napi_get_reference_value(env, j->cb, &fn);
+        napi_delete_reference(env, j->cb);
+      } else {
+        napi_get_reference_value(env, ce->waiter_cb, &fn);
+      }
       args[0] = cw_int(env, j->pid);
       args[1] = cw_int(env, j->result);
       args[2] = cw_int(env, j->status);
       args[3] = cw_int(env, j->user);
       args[4] = cw_int(env, j->sys);
       args[5] = cw_int(env, j->rss);
+      args[6] = cw_int(env, j->tag);
       free(j);
       if (fn) {
         napi_get_global(env, &global); /* napi_make_callback needs an object receiver */
-        cw_call(ce, global, fn, 6, args);
+        cw_call(ce, global, fn, 7, args);
       }
       napi_close_handle_scope(env, scope);
     } else {
@@ -1442,29 +1450,41 @@ static cw_hub *cw_hub_get(cw_env *ce) {
   return hub;
 }
 
-/* startWaiter(pid, callback): 0 or -errno. The job goes to a parked thread if there is one,
- * else to a new thread. The `thread` fault fails either way (it stands for "no thread"). */
+/* startWaiter(pid, callback, tag = 0): 0 or -errno. The job goes to a parked thread if there is
+ * one, else to a new thread. The `thread` fault fails either way (it stands for "no thread").
+ * `tag` (an int32) comes back as the callback's 7th argument. */
 static napi_value cw_start_waiter(napi_env env, napi_callback_info info) {
-  CW_ARGS(2);
-  int64_t pid;
+  CW_ARGS(3);
+  int64_t pid, tag = 0;
+  napi_valuetype t;
   cw_hub *hub;
   cw_job *j;
   int r, f;
+  bool shared = false;
   if (cw_get_int(env, argv[0], "pid", 1, INT_MAX, &pid) ||
-      cw_get_function(env, argv[1], "callback"))
+      cw_get_function(env, argv[1], "callback") || napi_typeof(env, argv[2], &t) != napi_ok ||
+      (t != napi_undefined && cw_get_int(env, argv[2], "tag", INT32_MIN, INT32_MAX, &tag)))
     return NULL;
   if (ce->closing) return cw_int(env, -EBADF);
   if (!(hub = cw_hub_get(ce))) return cw_int(env, -ENOMEM);
   if (!(j = calloc(1, sizeof *j))) return cw_int(env, -ENOMEM);
   j->hub = hub;
   j->pid = (pid_t)pid;
+  j->tag = (int)tag;
   if ((f = cwf_hit(CWF_THREAD))) {
     free(j);
     return cw_int(env, -f);
   }
   /* Link and reference first: the thread cannot publish before the async callback runs on this
    * thread, later, but the cleanup of a failed start below must find the job as it left it. */
-  if (napi_create_reference(env, argv[1], 1, &j->cb) != napi_ok) {
+  if (ce->waiter_cb) {
+    napi_value cur;
+    if (napi_get_reference_value(env, ce->waiter_cb, &cur) == napi_ok && cur)
+      napi_strict_equals(env, cur, argv[1], &shared);
+  } else if (napi_create_reference(env, argv[1], 1, &ce->waiter_cb) == napi_ok) {
+    shared = true;
+  }
+  if (!shared && napi_create_reference(env, argv[1], 1, &j->cb) != napi_ok) {
     free(j);
     return cw_int(env, -ENOMEM);
   }
@@ -1496,7 +1516,7 @@ static napi_value cw_start_waiter(napi_env env, napi_callback_info info) {
   }
   if (r) {
     cw_job_unlink(ce, j);
-    napi_delete_reference(env, j->cb);
+    if (j->cb) napi_delete_reference(env, j->cb);
     __atomic_sub_fetch(&cw_waiters, 1, __ATOMIC_SEQ_CST);
     cw_hub_unref(hub);
     free(j);
@@ -2277,6 +2297,7 @@ static void cw_env_finish(cw_env *ce) {
   if (ce->reader_ctor) napi_delete_reference(env, ce->reader_ctor);
   if (ce->signal_ctor) napi_delete_reference(env, ce->signal_ctor);
   if (ce->set_ctor) napi_delete_reference(env, ce->set_ctor);
+  if (ce->waiter_cb) napi_delete_reference(env, ce->waiter_cb);
   if (ce->actx) napi_async_destroy(env, ce->actx);
   napi_set_instance_data(env, NULL, NULL, NULL);
   free(ce->tracked.slots);
@@ -2307,7 +2328,7 @@ static void cw_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
     hub->closed = 1;
     for (j = ce->jobs; j; j = next) {
       next = j->next;
-      napi_delete_reference(ce->env, j->cb);
+      if (j->cb) napi_delete_reference(ce->env, j->cb);
       j->cb = NULL;
       if (j->done) free(j); /* finished, not yet dispatched; a running one is freed by its thread */
     }

@@ -4,7 +4,7 @@
 import { describe, it, expect } from '@jest/globals';
 import { addon, eventually, exitCodeOf, sh, spawnOk, termSigOf } from './helpers.js';
 
-type Done = [pid: number, result: number, status: number, user: number, sys: number, rss: number];
+type Done = [pid: number, result: number, status: number, user: number, sys: number, rss: number, tag: number];
 
 function waitFor(pid: number): { started: number; done: Promise<Done> } {
   let started = 0;
@@ -21,6 +21,26 @@ async function kept<T>(p: Promise<T>): Promise<T> {
 }
 
 describe('startWaiter', () => {
+  it('passes the tag back, with one shared callback as with a callback per waiter', async () => {
+    const got = new Map<number, number>();
+    let resolveAll: () => void = () => {};
+    const all = new Promise<void>((r) => { resolveAll = r; });
+    const shared = (pid: number, result: number, _s: number, _u: number, _y: number, _r: number, tag: number): void => {
+      expect(result).toBe(pid);
+      got.set(pid, tag);
+      if (got.size === 3) resolveAll();
+    };
+    const kids = [sh('exit 0'), sh('exit 1'), sh('exit 2')];
+    kids.forEach((c, i) => expect(addon.startWaiter(c.pid, shared, 100 + i)).toBe(0));
+    const other = waitFor(sh('exit 3').pid); // another function (its own reference), no tag
+    await kept(all);
+    expect(kids.map((c) => got.get(c.pid))).toEqual([100, 101, 102]);
+    const [, , status, , , , tag] = await kept(other.done);
+    expect(exitCodeOf(status)).toBe(3);
+    expect(tag).toBe(0);
+    expect(() => addon.startWaiter(1, shared, 2 ** 31)).toThrow(expect.objectContaining({ name: 'RangeError' }));
+  });
+
   it('delivers the exit with status and rusage on this thread', async () => {
     const base = addon.waiterCount();
     const c = sh('i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; read x; exit 9', { stdin: 'pipe' });
