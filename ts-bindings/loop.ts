@@ -597,8 +597,9 @@ export class SelectorEventLoop extends AbstractEventLoop {
     this._inIteration = true;
     try {
       this._purgeCancelledTimers();
-      // Move the timers that are due to the ready queue.
-      const endTime = this.time() + CLOCK_RESOLUTION;
+      // Move the timers that are due to the ready queue (no clock read without timers: an
+      // iteration per child exit is common, and time() is a call into Node).
+      const endTime = this._scheduled.length > 0 ? this.time() + CLOCK_RESOLUTION : 0;
       while (this._scheduled.length > 0) {
         const top = this._scheduled[0];
         if (top._when >= endTime) break;

@@ -316,8 +316,8 @@ typedef struct cw_env cw_env;
 typedef struct cw_hub cw_hub;
 
 /* One waiter thread's job. Owned by the environment until the thread finishes; if the
- * environment went away first, the thread frees it. `done` and the done-list are guarded by the
- * hub's mutex; the rest of the links and `cb` belong to the JS thread. */
+ * environment went away first, the thread frees it. `done` and the push onto the hub's finished
+ * list happen under the hub's mutex; the rest of the links and `cb` belong to the JS thread. */
 typedef struct cw_job {
   struct cw_job *next_done;
   struct cw_job *prev, *next; /* the environment's list of jobs not yet dispatched */
@@ -335,7 +335,11 @@ struct cw_hub {
   uv_async_t async;
   int refs;
   int closed; /* the environment went away: finished jobs are freed by their thread */
-  cw_job *done_head, *done_tail;
+  /* Finished jobs, newest first: pushed by waiter threads (under `mu`, which orders them against
+   * the environment's close), taken all at once by the JS thread with an atomic exchange and no
+   * lock, so a waiter that still holds `mu` after its uv_async_send never makes the woken JS
+   * thread sleep on it (a futex wait and wake per exit). */
+  cw_job *finished;
   cw_env *ce; /* JS thread only, valid while !closed */
 };
 
@@ -1347,9 +1351,10 @@ static int cw_waiter_run(cw_job *j) {
     j->sys = rec[3];
     j->rss = rec[4];
     j->done = 1;
-    if (hub->done_tail) hub->done_tail->next_done = j;
-    else hub->done_head = j;
-    hub->done_tail = j;
+    j->next_done = __atomic_load_n(&hub->finished, __ATOMIC_RELAXED);
+    while (!__atomic_compare_exchange_n(&hub->finished, &j->next_done, j, 1, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED)) {
+    }
     uv_async_send(&hub->async); /* under the lock: the environment closes it only after closed=1 */
   }
   left = --hub->refs; /* this job's reference, dropped in the same critical section */
@@ -1384,11 +1389,13 @@ static void cw_hub_async_cb(uv_async_t *a) {
   cw_env *ce = hub->ce;
   napi_env env = ce->env;
   napi_value global = NULL;
-  cw_job *list, *j;
-  pthread_mutex_lock(&hub->mu);
-  list = hub->done_head;
-  hub->done_head = hub->done_tail = NULL;
-  pthread_mutex_unlock(&hub->mu);
+  cw_job *list = NULL, *j, *next;
+  /* Newest first as pushed: reverse, so exits are delivered in the order they were reaped. */
+  for (j = __atomic_exchange_n(&hub->finished, NULL, __ATOMIC_ACQUIRE); j; j = next) {
+    next = j->next_done;
+    j->next_done = list;
+    list = j;
+  }
   while ((j = list)) {
     napi_handle_scope scope;
     napi_value fn = NULL, args[7];
@@ -2333,7 +2340,7 @@ static void cw_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
       if (j->done) free(j); /* finished, not yet dispatched; a running one is freed by its thread */
     }
     ce->jobs = NULL;
-    hub->done_head = hub->done_tail = NULL;
+    __atomic_store_n(&hub->finished, NULL, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&hub->mu);
     ce->pending_closes++;
     uv_close((uv_handle_t *)&hub->async, cw_hub_on_close);
