@@ -59,9 +59,7 @@ function nulError(name: string, value: string): TypeError {
   return err;
 }
 
-function cstring(value: unknown, name: string | (() => string)): string {
-  if (typeof value === 'string' && !value.includes('\0')) return value;
-  if (typeof name === 'function') name = name();
+function cstring(value: unknown, name: string): string {
   if (typeof value !== 'string') {
     const err = new TypeError(`The "${name}" argument must be of type string. Received ${typeof value}`);
     (err as TypeError & { code: string }).code = 'ERR_INVALID_ARG_TYPE';
@@ -156,8 +154,9 @@ export function spawnNative(req: Omit<SpawnRequest, 'wantPidfd'> & { wantPidfd?:
   wantPidfd: boolean = req.wantPidfd ?? false): SpawnResult {
   const program = cstring(req.program, 'program');
   const args = req.args;
-  const argv: string[] = [req.argv0 === undefined ? program : cstring(req.argv0, 'argv0')];
-  for (let i = 0; i < args.length; i++) argv.push(cstring(args[i], () => `args[${i}]`));
+  // The arguments' own checks (string, no NUL byte) are the addon's: it throws the same
+  // TypeError, naming argv[i], before anything is spawned.
+  const argv: string[] = [req.argv0 === undefined ? program : cstring(req.argv0, 'argv0'), ...args];
   let envp: string[] | null = null;
   let childPath: string | undefined;
   if (isProcessEnviron(req.env)) {

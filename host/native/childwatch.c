@@ -479,12 +479,15 @@ static char *cw_get_string_at(napi_env env, napi_value v, const char *name, long
   char *s, msg[200], item[80];
   if (napi_typeof(env, v, &t) != napi_ok) return NULL;
   if (t == napi_string) {
-    napi_get_value_string_utf8(env, v, NULL, 0, &len);
-    if (!(s = malloc(len + 1))) {
+    /* One conversion pass: the UTF-16 length is known without one (a query with no buffer),
+     * and UTF-8 needs at most 3 bytes per UTF-16 unit. */
+    size_t units = 0;
+    napi_get_value_string_utf16(env, v, NULL, 0, &units);
+    if (!(s = malloc(units * 3 + 1))) {
       napi_throw_error(env, "ENOMEM", "out of memory");
       return NULL;
     }
-    napi_get_value_string_utf8(env, v, s, len + 1, &len);
+    napi_get_value_string_utf8(env, v, s, units * 3 + 1, &len);
     if (strlen(s) == len) return s;
     free(s);
   }

@@ -88,12 +88,12 @@ export function planChild(program: unknown, args: unknown, options: unknown): Sp
   if (opts.startNewSession !== undefined && typeof opts.startNewSession !== 'boolean') {
     throw new TypeError(`options.startNewSession must be a boolean, not '${typeName(opts.startNewSession)}'`);
   }
-  return {
-    request: {
-      program: program as string, args: argv, env, cwd, stdin, stdout, stderr,
-      setsid: opts.startNewSession === true, pgid,
-    },
+  // Two flat literals: a nested one is copied by the runtime on every call.
+  const request = {
+    program: program as string, args: argv, env, cwd, stdin, stdout, stderr,
+    setsid: opts.startNewSession === true, pgid,
   };
+  return { request };
 }
 
 /**
