@@ -2,7 +2,7 @@
 // childwatch watcher, with K sleeping children watched meanwhile (W1 when K = 0, W3 otherwise):
 //
 //   pre-spawn JS    createSubprocessExec() up to the addon's spawn call (argument checks, env)
-//   spawn call      addon.spawn: posix_spawn, which returns once the child has exec'd (vfork)
+//   spawn call      addon.spawnv: clone (or posix_spawn), which returns once the child has exec'd (vfork)
 //   post-spawn JS   from there until createSubprocessExec() resolves (registration, Process)
 //   wait-to-ready   until the host hears of the exit (Pidfd only: its pidfd became readable)
 //   ready-to-done   from there until wait() resolves (reap, dispatch, loop hop, promise)
@@ -40,8 +40,8 @@ const wrap = (name) => {
 for (const name of ['pidfdOpen', 'pollFd', 'waitPid', 'waitAny', 'close', 'startWaiter']) wrap(name);
 let spawnStart = 0;
 let spawnEnd = 0;
-const spawn = addon.spawn;
-addon.spawn = function (...a) {
+const spawn = addon.spawnv;
+addon.spawnv = function (...a) {
   spawnStart = now();
   const r = spawn.apply(this, a);
   spawnEnd = now();
