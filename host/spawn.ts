@@ -119,6 +119,7 @@ const environStores = new WeakMap<object, boolean>();
  */
 export function isProcessEnviron(env: object): boolean {
   if (!isMainThread || env !== process.env) return false;
+  if (env === lastEnv) return lastKnown; // every spawn asks about the same object
   let known = environStores.get(env);
   if (known === undefined) {
     known = false;
@@ -133,8 +134,12 @@ export function isProcessEnviron(env: object): boolean {
     }
     environStores.set(env, known);
   }
+  lastEnv = env;
+  lastKnown = known;
   return known;
 }
+let lastEnv: object | null = null;
+let lastKnown = false;
 
 // spawnv's codes for the stdio kinds and its flags (host/native/childwatch.c, cw_spawnv).
 const STDIO_CODE = { pipe: -1, inherit: -2, null: -3, stdout: -4 } as const;

@@ -48,6 +48,8 @@ interface Registration {
   args: unknown[];
 }
 
+const NO_ERRORS: readonly CallbackError[] = Object.freeze([]);
+
 export class WatcherRuntime {
   readonly core: CoreExports;
   /** The Node host, or null when this runtime runs on a SimKernel. */
@@ -59,12 +61,12 @@ export class WatcherRuntime {
   private readonly event: ExitEvent = newExitEvent();
   private draining = false;
   /** Errors thrown by synchronous callbacks during the current drain, with their loop. */
-  private syncErrors: CallbackError[] = [];
+  private syncErrors: CallbackError[] | null = null;
   /** Loops holding a SIGCHLD handler for a watcher (Safe, Fast), by core watcher id. */
   private readonly sigchldLoops = new Map<number, AbstractEventLoop>();
   /** True while a host event's drain runs; the loops it queued Threadsafe deliveries on. */
   private hostEvent = false;
-  private readonly woken: AbstractEventLoop[] = [];
+  private woken: AbstractEventLoop[] = [];
   /** Items of the plural Fast message, collected until `fast-unknown-pids-end`. */
   private unknownPids: string[] = [];
 
@@ -137,11 +139,10 @@ export class WatcherRuntime {
    * synchronous callbacks, for the caller to route (Python's SIGCHLD handler sends them to the
    * loop's exception handler; `addChildHandler` lets the first one propagate).
    */
-  drain(): CallbackError[] {
-    if (this.draining) return [];
+  drain(): readonly CallbackError[] {
+    if (this.draining) return NO_ERRORS;
     this.draining = true;
-    const errors: CallbackError[] = [];
-    this.syncErrors = errors;
+    this.syncErrors = null; // made at the first error: a drain without one allocates nothing
     try {
       const core = this.core;
       const ev = this.event;
@@ -152,7 +153,7 @@ export class WatcherRuntime {
     } finally {
       this.draining = false;
     }
-    return errors;
+    return this.syncErrors ?? NO_ERRORS;
   }
 
   private dispatch(ev: ExitEvent): void {
@@ -196,14 +197,14 @@ export class WatcherRuntime {
     try {
       reg.callback(pid, returncode, ...reg.args);
     } catch (exception) {
-      this.syncErrors.push({ exception, loop });
+      (this.syncErrors ??= []).push({ exception, loop });
     }
   }
 
   /** A host event entered the core (SIGCHLD, pidfd, waiter thread): dispatch what it produced. */
   private afterHostEvent(): void {
     // Only synchronous deliveries (Safe, Fast: SIGCHLD through their loop) can throw here.
-    let errors: CallbackError[];
+    let errors: readonly CallbackError[];
     this.hostEvent = true;
     try {
       errors = this.drain();
@@ -214,7 +215,8 @@ export class WatcherRuntime {
       // after a setImmediate (exit-to-callback latency, benchmark W4). Not on a SimKernel, whose
       // events come from the test's own calls.
       if (this.woken.length > 0) {
-        const woken = this.woken.splice(0);
+        const woken = this.woken;
+        this.woken = [];
         for (const loop of woken) (loop as SelectorEventLoop)._iterateNowForHost();
       }
     }
