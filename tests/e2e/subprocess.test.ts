@@ -49,9 +49,9 @@ describe('subprocesses', () => {
     expect(value).toEqual(['late\n', '']);
   });
 
-  it('gives concurrent wait() calls the same value', async () => {
-    const { value } = await scenario<number[]>('concurrentWaits');
-    expect(value).toEqual([9, 9, 9]);
+  it('gives concurrent wait() calls the same value (one promise, also when first asked after the exit)', async () => {
+    const { value } = await scenario<Array<number | boolean>>('concurrentWaits');
+    expect(value).toEqual([9, 9, 9, true, 4, true]);
   });
 
   it('rejects with SpawnError for every failure, leaking nothing', async () => {

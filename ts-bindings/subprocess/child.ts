@@ -28,13 +28,15 @@ export class WatchedChild {
   /** True when `pidfd` belongs to the watcher (Pidfd adopted it): valid until the reap, never closed here. */
   private pidfdAdopted = false;
   private code: number | null = null;
-  /** Resolves `exited`; then the listeners, in order. No array until a second listener (memory
-   *  per watched child is a benchmark: W5). */
+  /** `exited`, made when first asked for (memory per watched child is a benchmark, W5: a child
+   *  nobody awaits yet holds no promise and no resolver). */
+  private exitPromise: Promise<number> | null = null;
+  /** Resolves `exitPromise` when there is one; then the listeners, in order. No array until a
+   *  second listener. */
   private resolveExited: ((returncode: number) => void) | null = null;
   private exitListeners: Array<(returncode: number) => void> | null = null;
   /** Released at the exit: the lease that keeps an implicit loop running for this child. */
   private lease: LoopLease | null = null;
-  readonly exited: Promise<number>;
 
   private constructor(readonly loop: AbstractEventLoop, child: StartedChild) {
     this.pid = child.pid;
@@ -42,7 +44,16 @@ export class WatchedChild {
     this.stdinFd = child.stdin;
     this.stdoutFd = child.stdout;
     this.stderrFd = child.stderr;
-    this.exited = new Promise((resolve) => { this.resolveExited = resolve; });
+  }
+
+  /** Resolves with the returncode once the exit is reported; the same promise every time. */
+  get exited(): Promise<number> {
+    if (this.exitPromise === null) {
+      this.exitPromise = this.code !== null
+        ? Promise.resolve(this.code)
+        : new Promise((resolve) => { this.resolveExited = resolve; });
+    }
+    return this.exitPromise;
   }
 
   /** Start a planned child (see `planChild`: arguments are checked before this) under the
