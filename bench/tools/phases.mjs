@@ -54,11 +54,8 @@ NodeHost.prototype.onPidfdSetReady = function (...a) {
   return onReady.apply(this, a);
 };
 
-const Watcher = {
-  pidfd: cw.PidfdChildWatcher, fast: cw.FastChildWatcher, safe: cw.SafeChildWatcher,
-  threaded: cw.ThreadedChildWatcher, multiloop: cw.MultiLoopChildWatcher,
-}[kind];
-const watcher = new Watcher();
+const { makeWatcherByName } = await import('../../dist/ts-bindings/watchers/by-name.js');
+const watcher = makeWatcherByName(kind);
 cw.setChildWatcher(watcher);
 const nulls = { stdin: cw.DEVNULL, stdout: cw.DEVNULL, stderr: cw.DEVNULL };
 const med = (xs) => {

@@ -19,11 +19,8 @@ const cc = spawnSync('cc', ['-O2', '-o', child, `${child}.c`], { encoding: 'utf8
 if (cc.status !== 0) throw new Error(`cc failed: ${cc.stderr ?? cc.error}`);
 
 const cw = await import('../../dist/ts-bindings/index.js');
-const Watcher = {
-  pidfd: cw.PidfdChildWatcher, fast: cw.FastChildWatcher, safe: cw.SafeChildWatcher,
-  threaded: cw.ThreadedChildWatcher, multiloop: cw.MultiLoopChildWatcher,
-}[kind];
-const watcher = new Watcher();
+const { makeWatcherByName } = await import('../../dist/ts-bindings/watchers/by-name.js');
+const watcher = makeWatcherByName(kind);
 cw.setChildWatcher(watcher);
 const nulls = { stdin: cw.DEVNULL, stdout: cw.DEVNULL, stderr: cw.DEVNULL };
 const myCpu = () => {
