@@ -107,6 +107,9 @@ export function resolveExecutable(program: string, envPATH: string | undefined,
 }
 
 const environStores = new WeakMap<object, boolean>();
+/** The last object isProcessEnviron answered for, and the answer (every spawn asks again). */
+let lastEnv: object | null = null;
+let lastKnown = false;
 
 /**
  * Whether `env` is Node's own process.env of the main thread, whose every read and write goes to
@@ -119,7 +122,7 @@ const environStores = new WeakMap<object, boolean>();
  */
 export function isProcessEnviron(env: object): boolean {
   if (!isMainThread || env !== process.env) return false;
-  if (env === lastEnv) return lastKnown; // every spawn asks about the same object
+  if (env === lastEnv) return lastKnown;
   let known = environStores.get(env);
   if (known === undefined) {
     known = false;
@@ -138,8 +141,6 @@ export function isProcessEnviron(env: object): boolean {
   lastKnown = known;
   return known;
 }
-let lastEnv: object | null = null;
-let lastKnown = false;
 
 // spawnv's codes for the stdio kinds and its flags (host/native/childwatch.c, cw_spawnv).
 const STDIO_CODE = { pipe: -1, inherit: -2, null: -3, stdout: -4 } as const;
