@@ -1076,26 +1076,22 @@ static napi_value cw_r_set_limit(napi_env env, napi_callback_info info) {
   return cw_undefined(env);
 }
 
-static napi_value cw_r_pause(napi_env env, napi_callback_info info) {
+/* pause() / resume(): flow control of a stream reader (a closed one ignores both). */
+static napi_value cw_r_set_paused(napi_env env, napi_callback_info info, int paused) {
   CW_ARGS(0);
   cw_handle *h = cw_reader_unwrap(env, self_);
   if (!h) return NULL;
   if (!h->closed) {
-    h->paused = 1;
+    h->paused = paused;
     cw_reader_update(h);
   }
   return cw_undefined(env);
 }
-
+static napi_value cw_r_pause(napi_env env, napi_callback_info info) {
+  return cw_r_set_paused(env, info, 1);
+}
 static napi_value cw_r_resume(napi_env env, napi_callback_info info) {
-  CW_ARGS(0);
-  cw_handle *h = cw_reader_unwrap(env, self_);
-  if (!h) return NULL;
-  if (!h->closed) {
-    h->paused = 0;
-    cw_reader_update(h);
-  }
-  return cw_undefined(env);
+  return cw_r_set_paused(env, info, 0);
 }
 
 /* readPipe(fd, chunks, limit, callback): NativePipeReader | -errno. On failure the fd is not
