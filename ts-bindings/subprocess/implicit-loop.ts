@@ -5,7 +5,8 @@
 // the thread's current loop (the policy's `getEventLoop()`; a private loop in a Worker without
 // one) is run implicitly while at least one such child is unfinished: a lease keeps it running
 // and the last release stops it. A loop the user runs themself is never stopped by a lease.
-import { getEventLoop, getRunningLoop, newEventLoop } from '../policy.js';
+import { getEventLoop, newEventLoop } from '../policy.js';
+import { _getRunningLoop } from '../running.js';
 import type { AbstractEventLoop } from '../events.js';
 
 export interface LoopLease {
@@ -15,14 +16,6 @@ export interface LoopLease {
 
 const leases = new WeakMap<AbstractEventLoop, number>();
 let workerLoop: AbstractEventLoop | undefined;
-
-function runningLoopOrNull(): AbstractEventLoop | null {
-  try {
-    return getRunningLoop();
-  } catch {
-    return null;
-  }
-}
 
 function currentLoop(): AbstractEventLoop {
   try {
@@ -36,7 +29,7 @@ function currentLoop(): AbstractEventLoop {
 
 /** Lease the loop subprocesses are reported on: the running one, else the current one, run implicitly. */
 export function acquireLoop(): LoopLease {
-  return leaseLoop(runningLoopOrNull() ?? currentLoop());
+  return leaseLoop(_getRunningLoop() ?? currentLoop());
 }
 
 /** A lease on a loop someone else runs: releasing it does nothing. One per loop, shared. */

@@ -32,7 +32,9 @@ export function checkArgs(program: unknown, args: unknown): string[] {
   if ((program as string).length === 0) throw new RangeError('program must not be empty');
   if (args === undefined) return [];
   if (!Array.isArray(args)) throw new TypeError(`args must be an array of strings, not '${typeName(args)}'`);
-  args.forEach((a, i) => checkCString(a, `args[${i}]`));
+  for (let i = 0; i < args.length; i++) {
+    if (typeof args[i] !== 'string' || (args[i] as string).includes('\0')) checkCString(args[i], `args[${i}]`);
+  }
   return args as string[];
 }
 
@@ -44,10 +46,8 @@ export function checkOptions(options: unknown): SubprocessOptions {
   return options as SubprocessOptions;
 }
 
-/** A checked spawn: everything but `wantPidfd`, ready for `startPlanned`. */
-export interface SpawnPlan {
-  readonly request: Omit<SpawnRequest, 'wantPidfd'>;
-}
+/** A checked spawn: the host's request but for `wantPidfd`, ready for `startPlanned`. */
+export type SpawnPlan = Readonly<Omit<SpawnRequest, 'wantPidfd'>>;
 
 /**
  * Check every argument of a spawn and build its request, with no effect at all: callers plan
@@ -88,12 +88,11 @@ export function planChild(program: unknown, args: unknown, options: unknown): Sp
   if (opts.startNewSession !== undefined && typeof opts.startNewSession !== 'boolean') {
     throw new TypeError(`options.startNewSession must be a boolean, not '${typeName(opts.startNewSession)}'`);
   }
-  // Two flat literals: a nested one is copied by the runtime on every call.
-  const request = {
+  // A flat literal: a nested one is copied by the runtime on every call.
+  return {
     program: program as string, args: argv, env, cwd, stdin, stdout, stderr,
     setsid: opts.startNewSession === true, pgid,
   };
-  return { request };
 }
 
 /**
@@ -102,15 +101,20 @@ export function planChild(program: unknown, args: unknown, options: unknown): Sp
  * behind).
  */
 export function startPlanned(plan: SpawnPlan, wantPidfd: boolean): StartedChild {
-  const { program, args: argv } = plan.request;
-  const result = spawnNative(plan.request, wantPidfd);
+  const result = spawnNative(plan, wantPidfd);
   if ('errno' in result) {
     throw new SpawnError({
-      code: result.code, errno: result.errno, syscall: result.syscall, path: program, spawnargs: [...argv],
-    }, `spawn ${program} ${result.code}`);
+      code: result.code, errno: result.errno, syscall: result.syscall, path: plan.program, spawnargs: [...plan.args],
+    }, `spawn ${plan.program} ${result.code}`);
   }
-  const fd = (n: number): number | null => (n >= 0 ? n : null);
-  return { pid: result.pid, pidfd: result.pidfd, stdin: fd(result.stdin), stdout: fd(result.stdout), stderr: fd(result.stderr) };
+  return {
+    pid: result.pid, pidfd: result.pidfd,
+    stdin: fdOrNull(result.stdin), stdout: fdOrNull(result.stdout), stderr: fdOrNull(result.stderr),
+  };
+}
+
+function fdOrNull(fd: number): number | null {
+  return fd >= 0 ? fd : null;
 }
 
 /** `planChild` then `startPlanned`: TypeError/RangeError for bad arguments, SpawnError from the OS. */
