@@ -32,9 +32,7 @@ export function checkArgs(program: unknown, args: unknown): string[] {
   if ((program as string).length === 0) throw new RangeError('program must not be empty');
   if (args === undefined) return [];
   if (!Array.isArray(args)) throw new TypeError(`args must be an array of strings, not '${typeName(args)}'`);
-  for (let i = 0; i < args.length; i++) {
-    if (typeof args[i] !== 'string' || (args[i] as string).includes('\0')) checkCString(args[i], `args[${i}]`);
-  }
+  args.forEach((a, i) => checkCString(a, `args[${i}]`));
   return args as string[];
 }
 
