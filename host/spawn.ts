@@ -143,9 +143,9 @@ export function isProcessEnviron(env: object): boolean {
 }
 
 // spawnv's codes for the stdio kinds and its flags (host/native/childwatch.c, cw_spawnv).
-const STDIO_CODE = { pipe: -1, inherit: -2, null: -3, stdout: -4 } as const;
+export const STDIO_CODE = { pipe: -1, inherit: -2, null: -3, stdout: -4 } as const;
 const SPAWNV_SETSID = 1;
-const SPAWNV_PIDFD = 2;
+export const SPAWNV_PIDFD = 2;
 const SPAWNV_POSIX_SPAWN = 4;
 const stdioCode = (s: NativeStdio): number => (typeof s === 'number' ? s : STDIO_CODE[s]);
 /** spawnv's out: pid, pidfd, the parent's ends of stdin/stdout/stderr. One per thread, reused. */

@@ -38,10 +38,10 @@ async function measure(n, once) {
 
 async function runLevel(level, n) {
   const { addon } = await import('../../dist/host/addon.js');
+  const { STDIO_CODE, SPAWNV_PIDFD } = await import('../../dist/host/spawn.js');
   const out = new Int32Array(5);
   const argv = [TRUE_BIN];
-  const DEVNULL = -3; // spawnv's stdio code for /dev/null
-  const SPAWNV_PIDFD = 2;
+  const DEVNULL = STDIO_CODE.null;
   const spawn = (flags) => {
     const r = addon.spawnv(TRUE_BIN, argv, null, null, DEVNULL, DEVNULL, DEVNULL, flags, -1, out);
     if (r !== 0) throw new Error(`spawnv: ${r.code}`);
