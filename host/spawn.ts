@@ -31,8 +31,8 @@ export interface SpawnRequest {
   /** setpgid(0, pgid) in the child when >= 0 (0: a new group led by the child); -1 none. */
   pgid: number;
   wantPidfd: boolean;
-  /** The addon's spawn method; by default the process's (tests run both). */
-  method?: 'clone' | 'posix_spawn';
+  /** The addon's spawn method; by default the process's (tests run all three). */
+  method?: 'clone3' | 'clone' | 'posix_spawn';
 }
 
 export interface SpawnSuccess extends NativeSpawnOk {
@@ -147,6 +147,7 @@ export const STDIO_CODE = { pipe: -1, inherit: -2, null: -3, stdout: -4 } as con
 const SPAWNV_SETSID = 1;
 export const SPAWNV_PIDFD = 2;
 const SPAWNV_POSIX_SPAWN = 4;
+const SPAWNV_NO_CLONE3 = 8;
 const stdioCode = (s: NativeStdio): number => (typeof s === 'number' ? s : STDIO_CODE[s]);
 /** spawnv's out: pid, pidfd, the parent's ends of stdin/stdout/stderr. One per thread, reused. */
 const spawnOut = new Int32Array(5);
@@ -185,7 +186,7 @@ export function spawnNative(req: Omit<SpawnRequest, 'wantPidfd'> & { wantPidfd?:
     return { errno: 2, code: 'ENOENT', syscall: 'posix_spawn', path: program, spawnargs: args.slice() };
   }
   const flags = (req.setsid ? SPAWNV_SETSID : 0) | (wantPidfd ? SPAWNV_PIDFD : 0) |
-    (req.method === 'posix_spawn' ? SPAWNV_POSIX_SPAWN : 0);
+    (req.method === 'posix_spawn' ? SPAWNV_POSIX_SPAWN : req.method === 'clone' ? SPAWNV_NO_CLONE3 : 0);
   const out = spawnOut;
   const r = addon.spawnv(file, argv, envp, cwd, stdioCode(req.stdin), stdioCode(req.stdout),
     stdioCode(req.stderr), flags, req.pgid, out);

@@ -105,16 +105,18 @@ extern char **environ;
  * (waitPidfd, peekExited), kill (kill, killGroup, pidfdSendSignal), thread (pthread_create of
  * startWaiter), poll (uv_poll_init of pollFd and readPipe), signal (uv_signal_start of
  * signalSubscribe), read (read(2) of a readPipe reader; EINTR is retried, EAGAIN waits for the
- * next readiness).
+ * next readiness), clone3 (the spawn's clone3, as a kernel or seccomp filter refusing it would:
+ * ENOSYS, EINVAL, EPERM make the spawn fall back to clone(2) for good).
  * Example: CHILDWATCH_FAULTS=pidfd_open=EMFILE:2,spawn=EAGAIN:1,wait4=EINTR:3,kill=EPERM
  * An unknown op or errno makes the whole spec ignored (faults() then reports "invalid: ...").
  * faultHits() tells how many calls of each op with a rule were failed so far (tests use it to
  * show that an injected fault was really met, e.g. an EINTR that was retried invisibly).
  */
 enum { CWF_SPAWN, CWF_PIPE2, CWF_PIDFD_OPEN, CWF_WAIT4, CWF_WAITID, CWF_KILL, CWF_THREAD,
-       CWF_POLL, CWF_SIGNAL, CWF_READ, CWF_COUNT };
+       CWF_POLL, CWF_SIGNAL, CWF_READ, CWF_CLONE3, CWF_COUNT };
 static const char *const cwf_ops[CWF_COUNT] = {
-  "spawn", "pipe2", "pidfd_open", "wait4", "waitid", "kill", "thread", "poll", "signal", "read"};
+  "spawn", "pipe2", "pidfd_open", "wait4", "waitid", "kill", "thread", "poll", "signal", "read",
+  "clone3"};
 static struct { int err; long remaining; /* < 0: always */ long hits; } cwf_rules[CWF_COUNT];
 static char cwf_spec[512];
 static int cwf_any;
@@ -1952,12 +1954,13 @@ static int cw_posix_spawn(pid_t *pid, const char *file, char **cargv, char **cen
 /* Set once clone_spawn reported CW_SPAWN_UNSUPPORTED, or from the start when the environment
  * says CHILDWATCH_SPAWN=posix_spawn (read once per process, at load; an escape hatch for a
  * sandbox that misbehaves on clone, and how the tests run the fallback path): every spawn then
- * uses posix_spawn. */
+ * uses posix_spawn. CHILDWATCH_SPAWN=clone keeps clone(2) but never tries clone3. */
 static volatile int cw_clone_unsupported;
 
 static void cw_spawn_method_load(void) {
   const char *m = getenv("CHILDWATCH_SPAWN");
   if (m && !strcmp(m, "posix_spawn")) cw_clone_unsupported = 1;
+  if (m && !strcmp(m, "clone")) cw_clone3_disable();
 }
 #else
 static void cw_spawn_method_load(void) {}
@@ -1984,12 +1987,14 @@ static const char *cw_clone_step_name(const char *step) {
 }
 #endif
 
-/* The spawn method this process uses: "clone" (spawn_linux.c) or "posix_spawn". */
+/* The spawn method this process's next default spawn uses: "clone3" or "clone" (spawn_linux.c),
+ * or "posix_spawn". */
 static napi_value cw_spawn_method(napi_env env, napi_callback_info info) {
   napi_value r;
   (void)info;
 #ifdef __linux__
-  napi_create_string_utf8(env, cw_clone_unsupported ? "posix_spawn" : "clone", NAPI_AUTO_LENGTH, &r);
+  napi_create_string_utf8(env, cw_clone_unsupported ? "posix_spawn" : cw_clone3_usable() ? "clone3" : "clone",
+                          NAPI_AUTO_LENGTH, &r);
 #else
   napi_create_string_utf8(env, "posix_spawn", NAPI_AUTO_LENGTH, &r);
 #endif
@@ -2001,7 +2006,8 @@ static napi_value cw_spawn_method(napi_env env, napi_callback_info info) {
 typedef struct {
   char *file, *cwd, **argv, **envp; /* envp NULL: this process's `environ` */
   int kind[3], given[3];            /* CW_STDIO_*; given: the fd of CW_STDIO_FD */
-  int setsid, want_pidfd, use_clone;
+  int setsid, want_pidfd;
+  int use_clone;                    /* 0: posix_spawn; 1: clone(2); 2: clone3 first */
   int64_t pgid;                     /* -1: none */
 } cw_spawn_req;
 
@@ -2084,7 +2090,8 @@ static int cw_spawn_run(cw_env *ce, const cw_spawn_req *r, int out[CW_SPAWN_OUT]
       plan.setsid = r->setsid;
       plan.pgid = r->pgid >= 0 ? (int)r->pgid : -1;
       plan.want_pidfd = r->want_pidfd;
-      rc = cw_clone_spawn(&plan, ce->spawn_stack, &pid, &pidfd, &step);
+      f = r->use_clone == 2 && cw_clone3_usable() ? cwf_hit(CWF_CLONE3) : 0;
+      rc = cw_clone_spawn(&plan, f ? -f : r->use_clone == 2, ce->spawn_stack, &pid, &pidfd, &step);
       if (rc == 0) goto spawned;
       if (rc != CW_SPAWN_UNSUPPORTED) {
         err = rc;
@@ -2136,7 +2143,7 @@ static napi_value cw_spawn(napi_env env, napi_callback_info info) {
   static const char *const stdio_keys[3] = {"stdin", "stdout", "stderr"};
   napi_value opts = argv[0], v, result = NULL;
   napi_valuetype t;
-  cw_spawn_req r = {.given = {-1, -1, -1}, .use_clone = 1, .pgid = -1};
+  cw_spawn_req r = {.given = {-1, -1, -1}, .use_clone = 2, .pgid = -1};
   int out[CW_SPAWN_OUT], i, err;
   const char *failed;
 
@@ -2161,7 +2168,8 @@ static napi_value cw_spawn(napi_env env, napi_callback_info info) {
   if (napi_typeof(env, v, &t) != napi_ok) goto out;
   if (t != napi_undefined && cw_get_int(env, v, "pgid", -1, INT_MAX, &r.pgid)) goto out;
   if (!CW_OPT("wantPidfd") || cw_get_bool(env, v, "wantPidfd", &r.want_pidfd)) goto out;
-  /* method (optional): 'clone' or 'posix_spawn'; by default this process's (spawnMethod()). */
+  /* method (optional): 'clone3', 'clone' or 'posix_spawn'; by default this process's
+   * (spawnMethod()). */
   if (!CW_OPT("method") || napi_typeof(env, v, &t) != napi_ok) goto out;
   if (t != napi_undefined) {
     char m[16] = "";
@@ -2169,8 +2177,10 @@ static napi_value cw_spawn(napi_env env, napi_callback_info info) {
     if (t == napi_string) napi_get_value_string_utf8(env, v, m, sizeof m, &mlen);
     if (!strcmp(m, "posix_spawn")) {
       r.use_clone = 0;
-    } else if (strcmp(m, "clone")) {
-      cw_type_error(env, "The \"method\" option must be 'clone' or 'posix_spawn'");
+    } else if (!strcmp(m, "clone")) {
+      r.use_clone = 1;
+    } else if (strcmp(m, "clone3")) {
+      cw_type_error(env, "The \"method\" option must be 'clone3', 'clone' or 'posix_spawn'");
       goto out;
     }
   }
@@ -2193,11 +2203,12 @@ out:
  * end the library spawns through. Named properties cost a string-table lookup each from C (and
  * a result object a map transition per property); this reads plain arguments and writes `out`
  * (an Int32Array of CW_SPAWN_OUT). stdio: an fd >= 0, or CW_SPAWNV_PIPE/INHERIT/NULL/STDOUT;
- * flags: CW_SPAWNV_SETSID | CW_SPAWNV_PIDFD | CW_SPAWNV_POSIX_SPAWN. The caller (host/spawn.ts)
+ * flags: CW_SPAWNV_SETSID | CW_SPAWNV_PIDFD | CW_SPAWNV_POSIX_SPAWN | CW_SPAWNV_NO_CLONE3 (clone(2)
+ * even where clone3 works: the tests run every path). The caller (host/spawn.ts)
  * has checked the types; what it could not check (NUL bytes, ranges) still throws here.
  * Returns 0, or a failure {errno, code, syscall}. */
 enum { CW_SPAWNV_PIPE = -1, CW_SPAWNV_INHERIT = -2, CW_SPAWNV_NULL = -3, CW_SPAWNV_STDOUT = -4 };
-enum { CW_SPAWNV_SETSID = 1, CW_SPAWNV_PIDFD = 2, CW_SPAWNV_POSIX_SPAWN = 4 };
+enum { CW_SPAWNV_SETSID = 1, CW_SPAWNV_PIDFD = 2, CW_SPAWNV_POSIX_SPAWN = 4, CW_SPAWNV_NO_CLONE3 = 8 };
 
 static napi_value cw_spawnv(napi_env env, napi_callback_info info) {
   CW_ARGS(10);
@@ -2208,7 +2219,7 @@ static napi_value cw_spawnv(napi_env env, napi_callback_info info) {
   size_t len = 0;
   void *data = NULL;
   bool is_ta = false;
-  cw_spawn_req r = {.given = {-1, -1, -1}, .use_clone = 1, .pgid = -1};
+  cw_spawn_req r = {.given = {-1, -1, -1}, .use_clone = 2, .pgid = -1};
   int64_t n;
   int *out, i, err;
   const char *failed;
@@ -2235,10 +2246,10 @@ static napi_value cw_spawnv(napi_env env, napi_callback_info info) {
                 : CW_STDIO_STDOUT;
     r.given[i] = (int)n;
   }
-  if (cw_get_int(env, argv[7], "flags", 0, 7, &n)) goto out;
+  if (cw_get_int(env, argv[7], "flags", 0, 15, &n)) goto out;
   r.setsid = (n & CW_SPAWNV_SETSID) != 0;
   r.want_pidfd = (n & CW_SPAWNV_PIDFD) != 0;
-  r.use_clone = (n & CW_SPAWNV_POSIX_SPAWN) == 0;
+  r.use_clone = (n & CW_SPAWNV_POSIX_SPAWN) ? 0 : (n & CW_SPAWNV_NO_CLONE3) ? 1 : 2;
   if (cw_get_int(env, argv[8], "pgid", -1, INT_MAX, &r.pgid)) goto out;
 
   err = cw_spawn_run(ce, &r, out, &failed);

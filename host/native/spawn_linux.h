@@ -27,9 +27,16 @@ typedef struct cw_child_plan {
 void *cw_spawn_stack_new(void);
 void cw_spawn_stack_free(void *stack);
 
-/* 0 with *pid_out and *pidfd_out (-1 when not wanted or the kernel gave none); an errno > 0
+/* try_clone3: 1 to first try clone3 with CLONE_CLEAR_SIGHAND (see spawn_linux.c), falling back
+ * to clone(2) for good when the kernel refuses it; 0 for clone(2); -errno to act as if clone3
+ * had failed with errno (fault injection, CHILDWATCH_FAULTS=clone3=...). 0 with *pid_out and *pidfd_out (-1 when not wanted or the kernel gave none); an errno > 0
  * with *step naming what failed ("clone", "close_range", "dup2", "fcntl", "chdir", "setsid",
  * "setpgid", "sigprocmask", "execve"), nothing left behind; or CW_SPAWN_UNSUPPORTED. */
-int cw_clone_spawn(const cw_child_plan *plan, void *stack, pid_t *pid_out, int *pidfd_out,
-                   const char **step);
+int cw_clone_spawn(const cw_child_plan *plan, int try_clone3, void *stack, pid_t *pid_out,
+                   int *pidfd_out, const char **step);
+
+/* Whether a spawn with try_clone3 would still try clone3 (x86-64, not refused or disabled yet);
+ * cw_clone3_disable makes every later spawn of the process use clone(2). */
+int cw_clone3_usable(void);
+void cw_clone3_disable(void);
 #endif
