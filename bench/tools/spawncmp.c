@@ -1,5 +1,6 @@
-/* Spawn-call cost, glibc posix_spawn against childwatch's clone spawn (host/native/spawn_linux.c),
- * in a process shaped like Node: T idle threads, K extra open fds (pidfds of sleepers).
+/* Spawn-call cost, glibc posix_spawn against childwatch's clone spawn (host/native/spawn_linux.c)
+ * with clone(2) and with clone3 (CLONE_CLEAR_SIGHAND: the child resets 2 signals, not 62), in a
+ * process shaped like Node: T idle threads, K extra open fds (pidfds of sleepers).
  *
  *   cc -O2 -pthread -Ihost/native -o /tmp/spawncmp bench/tools/spawncmp.c host/native/spawn_linux.c
  *   /tmp/spawncmp N T K [MiB [KiB]]   # e.g. 500 8 0, 500 8 1000; MiB: a touched heap;
@@ -7,7 +8,7 @@
  *                                     # spawn, as a parent's own work between spawns would
  *
  * Prints, per method, the median time of the spawn call (it returns once the child has exec'd)
- * and of spawn+waitpid, alternating the methods child by child. */
+ * and of spawn+waitpid, rotating the methods child by child. */
 #define _GNU_SOURCE 1
 #include "spawn_linux.h"
 #include <fcntl.h>
@@ -38,7 +39,8 @@ int main(int argc, char **argv) {
       k = argc > 3 ? atoi(argv[3]) : 0, mib = argc > 4 ? atoi(argv[4]) : 0,
       pollute = argc > 5 ? atoi(argv[5]) : 0, i, devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
   char *cargv[] = {"/usr/bin/true", NULL};
-  double *call[2], *whole[2];
+  static const char *const names[3] = {"posix_spawn", "clone", "clone3"};
+  double *call[3], *whole[3];
   void *stack = cw_spawn_stack_new();
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
@@ -63,9 +65,9 @@ int main(int argc, char **argv) {
   sigfillset(&mask);
   posix_spawnattr_setsigdefault(&attr, &mask);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  for (i = 0; i < 2; i++) { call[i] = calloc(n, sizeof(double)); whole[i] = calloc(n, sizeof(double)); }
-  for (i = 0; i < 2 * n; i++) {
-    int m = i & 1, pidfd = -1, st;
+  for (i = 0; i < 3; i++) { call[i] = calloc(n, sizeof(double)); whole[i] = calloc(n, sizeof(double)); }
+  for (i = 0; i < 3 * n; i++) {
+    int m = i % 3, pidfd = -1, st;
     pid_t pid;
     const char *step;
     double t0, t1;
@@ -80,20 +82,21 @@ int main(int argc, char **argv) {
       pidfd = syscall(SYS_pidfd_open, pid, 0);
     } else {
       cw_child_plan plan = {cargv[0], cargv, environ, NULL, {devnull, devnull, devnull}, 0, -1, 1};
-      if (cw_clone_spawn(&plan, stack, &pid, &pidfd, &step)) { fprintf(stderr, "clone spawn: %s\n", step); return 3; }
+      if (cw_clone_spawn(&plan, m == 2, stack, &pid, &pidfd, &step)) { fprintf(stderr, "clone spawn: %s\n", step); return 3; }
     }
     t1 = now_us();
     waitpid(pid, &st, 0);
     close(pidfd);
-    call[m][i / 2] = t1 - t0;
-    whole[m][i / 2] = now_us() - t0;
+    call[m][i / 3] = t1 - t0;
+    whole[m][i / 3] = now_us() - t0;
     if (!WIFEXITED(st) || WEXITSTATUS(st)) { fprintf(stderr, "bad status %d\n", st); return 4; }
   }
-  for (i = 0; i < 2; i++) {
+  if (!cw_clone3_usable()) fprintf(stderr, "clone3 refused here: its row is clone(2)\n");
+  for (i = 0; i < 3; i++) {
     qsort(call[i], n, sizeof(double), cmp);
     qsort(whole[i], n, sizeof(double), cmp);
     printf("%-12s spawn call %6.1f us, spawn+wait %6.1f us (medians, T=%d K=%d)\n",
-           i ? "clone" : "posix_spawn", call[i][n / 2], whole[i][n / 2], t, k);
+           names[i], call[i][n / 2], whole[i][n / 2], t, k);
   }
   return 0;
 }
