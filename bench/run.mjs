@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
 import { childrenOf } from './lib/proc.mjs';
 import { casesFor, floorArgs } from './lib/workloads.mjs';
-import { FLOOR, markdown, summarize, svg, targetChecks } from './lib/report.mjs';
+import { FLOOR, fmtAgainst, markdown, summarize, svg, targetChecks } from './lib/report.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = dirname(here);
@@ -224,7 +224,7 @@ writeFileSync(join(resultsDir, `${name}.md`), `${md}\n`);
 writeFileSync(join(resultsDir, `${name}.svg`), `${svg({ cases, contenders, summary, meta })}\n`);
 console.log(`\n${md}\n`);
 const missed = checks.filter((x) => !x.met);
-console.log(`targets: ${checks.length - missed.length}/${checks.length} met${missed.length ? `; missed: ${missed.map((m) => `${m.contender} ${m.label} ${Number.isFinite(m.value) ? m.value.toFixed(2) : '-'} > ${m.limit}`).join('; ')}` : ''}`);
+console.log(`targets: ${checks.length - missed.length}/${checks.length} met${missed.length ? `; missed: ${missed.map((m) => `${m.contender} ${m.label} ${fmtAgainst(m.value, m.limit)} > ${m.limit}`).join('; ')}` : ''}`);
 console.log(`wrote ${[rawFile, join(resultsDir, `${name}.md`), join(resultsDir, `${name}.svg`)].map((f) => relative(process.cwd(), f)).join(', ')}`);
 const oursFailed = runs.filter((r) => r.contender.startsWith('cw-') && !r.ok);
 if (oursFailed.length) {

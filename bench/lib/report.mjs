@@ -126,6 +126,9 @@ export function targetChecks(summary, contenders) {
 }
 
 const fmtRatio = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}x` : '-');
+/** A value checked against a limit: 2 decimals, or 3 where 2 would hide a miss (1.103 > 1.10). */
+export const fmtAgainst = (x, limit) =>
+  (Number.isFinite(x) && x > limit && Number(x.toFixed(2)) <= limit ? x.toFixed(3) : Number.isFinite(x) ? x.toFixed(2) : '-');
 const fmtNum = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 
 function unitOf(c) {
@@ -141,7 +144,7 @@ export function markdown({ cases, contenders, summary, meta, checks }) {
   const mark = (kId, key, value) => {
     const chk = checks.find((x) => x.contender === kId && x.key === key);
     if (!chk) return fmtRatio(value);
-    return `${fmtRatio(value)} ${chk.met ? 'ok' : '**MISS**'}`;
+    return `${Number.isFinite(value) ? `${fmtAgainst(value, chk.limit)}x` : '-'} ${chk.met ? 'ok' : '**MISS**'}`;
   };
   L.push(`Run ${meta.started} (${meta.mode}, ${meta.reps} repetition${meta.reps === 1 ? '' : 's'}, ${fmtNum(meta.seconds)} s${meta.nice ? `, nice ${meta.nice}` : ''}) on ${meta.machine}.`);
   L.push('');
