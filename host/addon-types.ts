@@ -95,10 +95,10 @@ export interface NativeAddon {
     stdin: number, stdout: number, stderr: number, flags: number, pgid: number,
     out: Int32Array): 0 | NativeSpawnFailure;
   /**
-   * The default spawn method of this process: 'clone3' on x86-64 Linux until a kernel or seccomp
-   * filter refuses clone3 (or with CHILDWATCH_SPAWN=clone set when the addon was first loaded),
-   * then 'clone' on Linux >= 5.9, 'posix_spawn' elsewhere, after the clone path met a kernel or
-   * seccomp filter that refuses it, or with CHILDWATCH_SPAWN=posix_spawn.
+   * The default spawn method of this process: 'clone3' on x86-64 Linux >= 5.5; 'clone' on other
+   * Linux >= 5.9, once clone3 has been refused (a kernel or seccomp filter), or with
+   * CHILDWATCH_SPAWN=clone; 'posix_spawn' elsewhere, once the clone path has been refused, or
+   * with CHILDWATCH_SPAWN=posix_spawn (both variables are read when the addon is first loaded).
    */
   spawnMethod(): 'clone3' | 'clone' | 'posix_spawn';
 

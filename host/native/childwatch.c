@@ -2203,9 +2203,9 @@ out:
  * end the library spawns through. Named properties cost a string-table lookup each from C (and
  * a result object a map transition per property); this reads plain arguments and writes `out`
  * (an Int32Array of CW_SPAWN_OUT). stdio: an fd >= 0, or CW_SPAWNV_PIPE/INHERIT/NULL/STDOUT;
- * flags: CW_SPAWNV_SETSID | CW_SPAWNV_PIDFD | CW_SPAWNV_POSIX_SPAWN | CW_SPAWNV_NO_CLONE3 (clone(2)
- * even where clone3 works: the tests run every path). The caller (host/spawn.ts)
- * has checked the types; what it could not check (NUL bytes, ranges) still throws here.
+ * flags: CW_SPAWNV_SETSID | CW_SPAWNV_PIDFD | CW_SPAWNV_POSIX_SPAWN | CW_SPAWNV_NO_CLONE3
+ * (clone(2) even where clone3 works: the tests run every path). The caller (host/spawn.ts) has
+ * checked the types; what it could not check (NUL bytes, ranges) still throws here.
  * Returns 0, or a failure {errno, code, syscall}. */
 enum { CW_SPAWNV_PIPE = -1, CW_SPAWNV_INHERIT = -2, CW_SPAWNV_NULL = -3, CW_SPAWNV_STDOUT = -4 };
 enum { CW_SPAWNV_SETSID = 1, CW_SPAWNV_PIDFD = 2, CW_SPAWNV_POSIX_SPAWN = 4, CW_SPAWNV_NO_CLONE3 = 8 };
